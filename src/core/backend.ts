@@ -1,0 +1,161 @@
+/**
+ * The socket backend interface: the only surface through which the front ends (dispatchers,
+ * protocols, streams, asynchat) reach a socket.
+ *
+ * A backend turns an OS socket into three kinds of object — a {@link StreamConnection}, a
+ * {@link StreamListener} and a {@link DatagramEndpoint} — that report what happened through one
+ * events object each (plain method calls, no emitter on the hot path). Everything that is hard
+ * to get right once lives behind this line: write backpressure with high/low water marks, read
+ * pausing, half-close, errors mapped to one close with its cause, graceful close vs abort.
+ *
+ * `node:net`/`node:tls`/`node:dgram` make the first backend (`net-backend.ts`); a native
+ * readiness backend implements the same interface.
+ *
+ * @module
+ */
+import type * as tls from "node:tls";
+import type { Address } from "../address.js";
+
+/** What a stream connection reports. Each callback runs on the event loop, never re-entrantly. */
+export interface StreamEvents {
+  /** The connection is established (for TLS: after the handshake). Only for connections we opened. */
+  onConnect?(): void;
+  /** Bytes arrived. The receiver owns the Buffer. */
+  onData(chunk: Buffer): void;
+  /** The peer half-closed its side (EOF). The write side stays open until `end()`/`close()`. */
+  onEnd(): void;
+  /** The write buffer rose above the high-water mark. */
+  onWritePaused(): void;
+  /** The write buffer fell to the low-water mark after a pause. */
+  onWriteResumed(): void;
+  /**
+   * The connection is fully closed; runs exactly once, last. `err` is the cause when it ended
+   * by an error (`ECONNRESET`, `EPIPE`, `ETIMEDOUT`, a failed connect, …), `null` otherwise.
+   */
+  onClose(err: Error | null): void;
+}
+
+/** A connected (or connecting) byte stream: TCP, Unix-domain or TLS. */
+export interface StreamConnection {
+  /** Name of the backend that made it (`"net"`, `"native"`). */
+  readonly backend: string;
+  /** Still connecting: writes are queued until connected. */
+  readonly connecting: boolean;
+  /** Closed or closing by this side, or closed by the peer/error. No more writes. */
+  readonly closed: boolean;
+  /** The peer has sent EOF. */
+  readonly ended: boolean;
+  /** `false` after `end()`/`close()`: the write side is shut. */
+  readonly writable: boolean;
+  /** Bytes written but not yet handed to the kernel. */
+  readonly writeBufferSize: number;
+  /** True while the write buffer is above the high-water mark (and not yet back to low). */
+  readonly writePaused: boolean;
+  /** True unless reading was paused. */
+  readonly reading: boolean;
+  /** Whether `end()` (half-close) is possible: false for TLS, as in asyncio. */
+  readonly canEnd: boolean;
+  readonly localAddress: Address | undefined;
+  readonly remoteAddress: Address | undefined;
+  /** The backend's own socket object (a `net.Socket`/`tls.TLSSocket` for the net backend). */
+  readonly raw: unknown;
+
+  /** Attach the events and start reading. Called once, by the layer that owns the connection. */
+  start(events: StreamEvents): void;
+  /** Queue bytes for sending; never throws for a full buffer (see `writePaused`). */
+  write(data: Buffer): void;
+  /** Queue several buffers as one system call where the backend can. */
+  writev(chunks: readonly Buffer[]): void;
+  /** Half-close after the buffered bytes are flushed. */
+  end(): void;
+  /** Stop reading, flush what is buffered, then close. `onClose(null)` follows. */
+  close(): void;
+  /** Close now, dropping what is buffered. `onClose(err ?? null)` follows. */
+  abort(err?: Error): void;
+  pauseReading(): void;
+  resumeReading(): void;
+  /** Set the water marks (bytes). `low` defaults to `high / 4`. */
+  setWriteBufferLimits(high?: number, low?: number): void;
+  /** `[low, high]`, as asyncio's `get_write_buffer_limits()`. */
+  getWriteBufferLimits(): [low: number, high: number];
+  /** asyncio's `get_extra_info`: peername, sockname, socket, peercert, cipher, sslobject. */
+  getExtraInfo(name: string, fallback?: unknown): unknown;
+  /** Upgrade to TLS in place (streams' `startTls`). Resolves once the handshake is done. */
+  startTls(options: tls.ConnectionOptions | (tls.TlsOptions & { isServer?: boolean })): Promise<void>;
+}
+
+/** What a listener reports. */
+export interface ListenerEvents {
+  /**
+   * A connection was accepted. It does not read until its owner calls `start()`, so nothing is
+   * lost between accept and adoption.
+   */
+  onConnection(conn: StreamConnection): void;
+  /**
+   * Accepting failed (`EMFILE`, `ENFILE`, …). The listener keeps listening: the error is
+   * reported, never fatal.
+   */
+  onAcceptError(err: Error): void;
+  /** The listener stopped listening. */
+  onClose(): void;
+}
+
+/** A listening stream socket. */
+export interface StreamListener {
+  readonly backend: string;
+  readonly address: Address;
+  readonly raw: unknown;
+  readonly listening: boolean;
+  /** Stop accepting. Connections already accepted are not affected. */
+  close(): void;
+}
+
+export interface ListenOptions {
+  backlog?: number;
+  /** TLS server options: accepted connections are TLS after the handshake. */
+  tls?: tls.TlsOptions;
+  /** For IPv6 addresses: accept IPv6 only. */
+  ipv6Only?: boolean;
+}
+
+export interface ConnectOptions {
+  /** `true` for TLS with default options, or Node's TLS connect options. */
+  tls?: tls.ConnectionOptions | true;
+  /** Local address to bind before connecting. */
+  localAddr?: Address;
+}
+
+/** What a datagram endpoint reports. */
+export interface DatagramEvents {
+  onMessage(data: Buffer, from: Address): void;
+  /** A send or receive failed (`ECONNREFUSED` from an ICMP error, `EMSGSIZE`, …). The endpoint stays open. */
+  onError(err: Error): void;
+  onClose(): void;
+}
+
+/** A UDP socket. */
+export interface DatagramEndpoint {
+  readonly backend: string;
+  readonly localAddress: Address | undefined;
+  readonly remoteAddress: Address | undefined;
+  readonly raw: unknown;
+  readonly closed: boolean;
+  bind(addr: Address): Promise<Address>;
+  connect(addr: Address): Promise<void>;
+  /** Send one datagram; `addr` may be left out once connected. Failures go to `onError`. */
+  send(data: Buffer, addr?: Address): void;
+  close(): void;
+}
+
+/** A socket backend: makes connections, listeners and datagram endpoints. */
+export interface SocketBackend {
+  readonly name: string;
+  /** Start connecting; failure arrives as `onClose(err)` before any `onConnect`. */
+  connect(addr: Address, options: ConnectOptions, events: StreamEvents): StreamConnection;
+  /** Listen; rejects with the system error (`EADDRINUSE`, `EACCES`, …). */
+  listen(addr: Address, options: ListenOptions, events: ListenerEvents): Promise<StreamListener>;
+  /** Wrap a socket object this backend made (e.g. a `net.Socket` a user holds). */
+  adopt(socket: unknown): StreamConnection;
+  /** A UDP endpoint of the given family (4 or 6), not yet bound. */
+  datagram(family: 4 | 6, events: DatagramEvents): DatagramEndpoint;
+}

@@ -1,0 +1,116 @@
+/**
+ * The `node:net` / `node:tls` / `node:dgram` socket backend.
+ *
+ * @module
+ */
+import * as dgram from "node:dgram";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { type Address, fromAddressInfo } from "../address.js";
+import { invalidArgType } from "../errors.js";
+import type {
+  ConnectOptions,
+  DatagramEndpoint,
+  DatagramEvents,
+  ListenerEvents,
+  ListenOptions,
+  SocketBackend,
+  StreamConnection,
+  StreamEvents,
+  StreamListener,
+} from "./backend.js";
+import { NetDatagramEndpoint } from "./net-datagram.js";
+import { NetStreamConnection } from "./net-stream.js";
+
+class NetStreamListener implements StreamListener {
+  readonly backend = "net";
+  readonly address: Address;
+  readonly raw: net.Server;
+  constructor(server: net.Server, address: Address) {
+    this.raw = server;
+    this.address = address;
+  }
+  get listening(): boolean {
+    return this.raw.listening;
+  }
+  close(): void {
+    if (this.raw.listening) this.raw.close();
+  }
+}
+
+/** The backend on Node's own sockets. */
+export const netBackend: SocketBackend = {
+  name: "net",
+
+  connect(addr: Address, options: ConnectOptions, events: StreamEvents): StreamConnection {
+    let sock: net.Socket;
+    let conn: NetStreamConnection;
+    if (options.tls) {
+      const tlsOptions: tls.ConnectionOptions = options.tls === true ? {} : options.tls;
+      const target =
+        typeof addr === "string"
+          ? { path: addr }
+          : { host: addr[0], port: addr[1], servername: tlsServername(addr[0]) };
+      sock = tls.connect({ ...localOf(options.localAddr), ...target, ...tlsOptions });
+      conn = new NetStreamConnection(sock, true, typeof addr === "string" ? addr : undefined);
+    } else {
+      sock = new net.Socket({ allowHalfOpen: true });
+      conn = new NetStreamConnection(sock, true, typeof addr === "string" ? addr : undefined);
+      if (typeof addr === "string") sock.connect({ path: addr });
+      else sock.connect({ host: addr[0], port: addr[1], ...localOf(options.localAddr) });
+    }
+    conn.start(events);
+    return conn;
+  },
+
+  listen(addr: Address, options: ListenOptions, events: ListenerEvents): Promise<StreamListener> {
+    const serverOptions = { allowHalfOpen: true, pauseOnConnect: true };
+    const server = options.tls
+      ? tls.createServer({ ...serverOptions, ...options.tls })
+      : net.createServer(serverOptions);
+    const connectionEvent = options.tls ? "secureConnection" : "connection";
+    server.on(connectionEvent, (sock: net.Socket) => events.onConnection(new NetStreamConnection(sock)));
+    if (options.tls) {
+      // A failed handshake concerns that one client only.
+      server.on("tlsClientError", (_err: Error, sock: net.Socket) => sock.destroy());
+    }
+    return new Promise<StreamListener>((resolve, reject) => {
+      const onStartupError = (err: Error): void => {
+        server.close();
+        reject(err);
+      };
+      server.once("error", onStartupError);
+      const listenOptions: net.ListenOptions =
+        typeof addr === "string"
+          ? { path: addr, backlog: options.backlog }
+          : { host: addr[0], port: addr[1], backlog: options.backlog, ipv6Only: options.ipv6Only };
+      server.listen(listenOptions, () => {
+        server.off("error", onStartupError);
+        // After start-up, server errors come from accept(): reported, never fatal.
+        server.on("error", (err: Error) => events.onAcceptError(err));
+        server.on("close", () => events.onClose());
+        const bound = fromAddressInfo(server.address()) ?? addr;
+        resolve(new NetStreamListener(server, bound));
+      });
+    });
+  },
+
+  adopt(socket: unknown): StreamConnection {
+    if (!(socket instanceof net.Socket)) throw invalidArgType("Cannot adopt socket: expected a net.Socket");
+    return new NetStreamConnection(socket, socket.connecting);
+  },
+
+  datagram(family: 4 | 6, events: DatagramEvents): DatagramEndpoint {
+    return new NetDatagramEndpoint(dgram.createSocket({ type: family === 6 ? "udp6" : "udp4" }), events);
+  },
+};
+
+function localOf(localAddr: Address | undefined): { localAddress?: string; localPort?: number } {
+  if (localAddr === undefined || typeof localAddr === "string") return {};
+  return { localAddress: localAddr[0], localPort: localAddr[1] };
+}
+
+/** SNI must be a host name, never an IP literal. */
+function tlsServername(host: string): string | undefined {
+  return net.isIP(host) === 0 ? host : undefined;
+}
