@@ -16,7 +16,12 @@
 import type * as tls from "node:tls";
 import type { Address } from "../address.js";
 
-/** What a stream connection reports. Each callback runs on the event loop, never re-entrantly. */
+/**
+ * What a stream connection reports. Each callback runs on the event loop, never re-entrantly,
+ * and never synchronously inside a method of the connection, except `onWritePaused` (which may
+ * run inside `write()`/`writev()`/`setWriteBufferLimits()`) and `onWriteResumed` (which may run
+ * inside `setWriteBufferLimits()`), as asyncio calls `pause_writing()` from `write()`.
+ */
 export interface StreamEvents {
   /** The connection is established (for TLS: after the handshake). Only for connections we opened. */
   onConnect?(): void;
@@ -60,7 +65,11 @@ export interface StreamConnection {
   /** The backend's own socket object (a `net.Socket`/`tls.TLSSocket` for the net backend). */
   readonly raw: unknown;
 
-  /** Attach the events and start reading. Called once, by the layer that owns the connection. */
+  /**
+   * Attach the events and start reading (unless reading was paused or the connection closed).
+   * Called by the layer that owns the connection; calling it again hands the connection to a
+   * new owner: the events object is replaced and nothing else changes.
+   */
   start(events: StreamEvents): void;
   /** Queue bytes for sending; never throws for a full buffer (see `writePaused`). */
   write(data: Buffer): void;
@@ -156,6 +165,10 @@ export interface SocketBackend {
   listen(addr: Address, options: ListenOptions, events: ListenerEvents): Promise<StreamListener>;
   /** Wrap a socket object this backend made (e.g. a `net.Socket` a user holds). */
   adopt(socket: unknown): StreamConnection;
+  /** Wrap a listening socket object this backend made (e.g. a `net.Server` a user holds). */
+  adoptListener(server: unknown, events: ListenerEvents): StreamListener;
+  /** Wrap a datagram socket object this backend made (e.g. a `dgram.Socket`). */
+  adoptDatagram(socket: unknown, events: DatagramEvents): DatagramEndpoint;
   /** A UDP endpoint of the given family (4 or 6), not yet bound. */
   datagram(family: 4 | 6, events: DatagramEvents): DatagramEndpoint;
 }

@@ -68,12 +68,7 @@ export const netBackend: SocketBackend = {
     const server = options.tls
       ? tls.createServer({ ...serverOptions, ...options.tls })
       : net.createServer(serverOptions);
-    const connectionEvent = options.tls ? "secureConnection" : "connection";
-    server.on(connectionEvent, (sock: net.Socket) => events.onConnection(new NetStreamConnection(sock)));
-    if (options.tls) {
-      // A failed handshake concerns that one client only.
-      server.on("tlsClientError", (_err: Error, sock: net.Socket) => sock.destroy());
-    }
+    attachConnections(server, events);
     return new Promise<StreamListener>((resolve, reject) => {
       const onStartupError = (err: Error): void => {
         server.close();
@@ -100,10 +95,39 @@ export const netBackend: SocketBackend = {
     return new NetStreamConnection(socket, socket.connecting);
   },
 
+  adoptListener(server: unknown, events: ListenerEvents): StreamListener {
+    if (!(server instanceof net.Server)) throw invalidArgType("Cannot adopt listener: expected a net.Server");
+    // Both are read by Node at each accept, so setting them on a live server takes effect.
+    Object.assign(server, { allowHalfOpen: true, pauseOnConnect: true });
+    attachConnections(server, events);
+    server.on("error", (err: Error) => events.onAcceptError(err));
+    server.on("close", () => events.onClose());
+    return new NetStreamListener(server, fromAddressInfo(server.address()) ?? "");
+  },
+
+  adoptDatagram(socket: unknown, events: DatagramEvents): DatagramEndpoint {
+    if (!(socket instanceof dgram.Socket))
+      throw invalidArgType("Cannot adopt datagram socket: expected a dgram.Socket");
+    return new NetDatagramEndpoint(socket, events);
+  },
+
   datagram(family: 4 | 6, events: DatagramEvents): DatagramEndpoint {
     return new NetDatagramEndpoint(dgram.createSocket({ type: family === 6 ? "udp6" : "udp4" }), events);
   },
 };
+
+/** Hand every accepted socket to `events`, paused, as a connection. */
+function attachConnections(server: net.Server, events: ListenerEvents): void {
+  if (server instanceof tls.Server) {
+    server.on("secureConnection", (sock: tls.TLSSocket) =>
+      events.onConnection(new NetStreamConnection(sock)),
+    );
+    // A failed handshake concerns that one client only.
+    server.on("tlsClientError", (_err: Error, sock: net.Socket) => sock.destroy());
+  } else {
+    server.on("connection", (sock: net.Socket) => events.onConnection(new NetStreamConnection(sock)));
+  }
+}
 
 function localOf(localAddr: Address | undefined): { localAddress?: string; localPort?: number } {
   if (localAddr === undefined || typeof localAddr === "string") return {};

@@ -12,7 +12,6 @@ export class NetDatagramEndpoint implements DatagramEndpoint {
   readonly backend = "net";
   readonly raw: dgram.Socket;
   #events: DatagramEvents;
-  #bound = false;
   #connected = false;
   #closed = false;
   /** Bound once: send completions allocate no closure. */
@@ -39,7 +38,6 @@ export class NetDatagramEndpoint implements DatagramEndpoint {
     return this.#closed;
   }
   get localAddress(): Address | undefined {
-    if (!this.#bound) return undefined;
     try {
       return fromAddressInfo(this.raw.address());
     } catch {
@@ -66,7 +64,6 @@ export class NetDatagramEndpoint implements DatagramEndpoint {
       this.raw.once("error", onError);
       this.raw.bind(addr[1], addr[0], () => {
         this.raw.off("error", onError);
-        this.#bound = true;
         resolve(this.localAddress ?? addr);
       });
     });
@@ -81,7 +78,6 @@ export class NetDatagramEndpoint implements DatagramEndpoint {
     return new Promise<void>((resolve, reject) => {
       this.raw.connect(addr[1], addr[0], (err?: Error) => {
         if (err) return reject(err);
-        this.#bound = true;
         this.#connected = true;
         resolve();
       });
@@ -91,13 +87,11 @@ export class NetDatagramEndpoint implements DatagramEndpoint {
   send(data: Buffer, addr?: Address): void {
     if (this.#closed) throw socketClosed("the datagram endpoint");
     if (addr === undefined || this.#connected) {
-      this.#bound = true;
       this.raw.send(data, this.#afterSend);
       return;
     }
     if (typeof addr === "string")
       throw codedError(codes.BAD_SOCKET, "Cannot send: datagram sockets take a [host, port] address");
-    this.#bound = true;
     this.raw.send(data, addr[1], addr[0], this.#afterSend);
   }
 

@@ -100,7 +100,7 @@ export class NetStreamConnection implements StreamConnection {
     this.#events = events;
     if (this.#started) return;
     this.#started = true;
-    if (this.#reading) this.#sock.resume();
+    if (this.#reading && !this.#closed) this.#sock.resume();
     // A socket that failed before its owner started it still reports its close.
     if (this.#reported) queueMicrotask(() => this.#events.onClose(this.#error));
   }
@@ -203,7 +203,7 @@ export class NetStreamConnection implements StreamConnection {
         value = sock;
         break;
       case "peercert":
-        value = sock instanceof tls.TLSSocket ? sock.getPeerCertificate() : undefined;
+        value = sock instanceof tls.TLSSocket ? nonEmpty(sock.getPeerCertificate()) : undefined;
         break;
       case "cipher":
         value = sock instanceof tls.TLSSocket ? sock.getCipher() : undefined;
@@ -331,4 +331,9 @@ function safeAddress(sock: net.Socket): ReturnType<net.Socket["address"]> | unde
   } catch {
     return undefined;
   }
+}
+
+/** Node gives `{}` when the peer sent no certificate; asyncio gives nothing. */
+function nonEmpty<T extends object>(value: T | null | undefined): T | undefined {
+  return value && Object.keys(value).length > 0 ? value : undefined;
 }

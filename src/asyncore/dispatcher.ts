@@ -1,0 +1,547 @@
+/**
+ * `Dispatcher`: asyncore's socket wrapper, whose handlers the loop calls when its socket is
+ * ready. Python: `asyncore.dispatcher`.
+ *
+ * @module
+ */
+import * as dgram from "node:dgram";
+import * as net from "node:net";
+import { type Address, type BytesLike, formatAddress, toBuffer } from "../address.js";
+import type { StreamConnection } from "../core/backend.js";
+import { getBackend } from "../core/index.js";
+import { type CodedError, codedError, codes, invalidArgValue } from "../errors.js";
+import { ACCEPT_QUEUE_MIN, Channel, SEND_BUFFER_HIGH, SEND_BUFFER_LOW } from "./_channel.js";
+import { schedulerFor } from "./_scheduler.js";
+import { acceptedConnections, kChannel, selfReportingPredicates } from "./_symbols.js";
+import { compactTraceback } from "./compact-traceback.js";
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from "./constants.js";
+import { type SocketMap, socketMap } from "./socket-map.js";
+
+/** The Node object a dispatcher can wrap. */
+export type DispatcherSocket = net.Socket | net.Server | dgram.Socket;
+
+let nextFileno = 1;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A non-blocking socket whose events are delivered to overridable handlers by {@link loop}.
+ *
+ * Handlers run only inside `loop()`/`poll()` over the map that holds the dispatcher, one at a
+ * time. In each iteration a dispatcher gets `handleReadEvent()` when `readable()` is true and
+ * data, EOF, a connection or an error waits, and `handleWriteEvent()` when `writable()` is true
+ * and its socket can take more (or a connect just finished).
+ *
+ * @example
+ * ```ts
+ * class EchoHandler extends Dispatcher {
+ *   handleRead() { const data = this.recv(8192); if (data.length) this.send(data); }
+ *   writable() { return false; }
+ * }
+ * class EchoServer extends Dispatcher {
+ *   constructor() { super(); this.createSocket(); this.listen(5); }
+ *   handleAccepted(sock: net.Socket) { new EchoHandler(sock); }
+ * }
+ * const server = new EchoServer();
+ * await server.bind(["127.0.0.1", 0]);   // resolves once listening
+ * await loop();
+ * ```
+ */
+export class Dispatcher {
+  debug = false;
+  connected = false;
+  accepting = false;
+  connecting = false;
+  closing = false;
+  /** Peer address (connected) or bound address (listening). */
+  addr: Address | undefined = undefined;
+  /** Log types `logInfo` does not print. */
+  ignoreLogTypes: Set<string> = new Set(["warning"]);
+  /** @internal */
+  readonly [kChannel]: Channel;
+  #map: SocketMap;
+  #inMap: SocketMap | undefined;
+  readonly #fileno = nextFileno++;
+  #family = AF_INET;
+  #bindAddr: Address | undefined;
+  #bound: Deferred<Address> | undefined;
+
+  constructor(sock?: DispatcherSocket, map?: SocketMap) {
+    this.#map = map ?? socketMap;
+    this[kChannel] = new Channel(this);
+    if (sock !== undefined) {
+      this.setSocket(sock, map);
+      if (sock instanceof net.Socket) {
+        const state = sock.readyState;
+        this.connected = state === "open" || state === "readOnly" || state === "writeOnly";
+        this.connecting = state === "opening";
+        // An accepted Unix-domain socket has an unnamed peer: "" as in Python.
+        if (this.connected) this.addr = this[kChannel].conn?.remoteAddress ?? "";
+      }
+    }
+  }
+
+  /** The Node object underneath, once there is one. */
+  get socket(): DispatcherSocket | undefined {
+    const chan = this[kChannel];
+    return (chan.conn?.raw ?? chan.listener?.raw ?? chan.datagram?.raw) as DispatcherSocket | undefined;
+  }
+
+  /** Stable key of this dispatcher in its map. Python: `fileno()`. */
+  fileno(): number {
+    return this.#fileno;
+  }
+
+  /**
+   * Prepare a socket of the given family and type and register in the map. A stream socket is
+   * made by `connect()` or `listen()`; a datagram socket at once. Python: `create_socket()`.
+   */
+  createSocket(family: number = AF_INET, type: number = SOCK_STREAM): void {
+    if (family !== AF_INET && family !== AF_INET6 && family !== AF_UNIX) {
+      throw invalidArgValue(`Cannot create socket: unknown family ${family}`);
+    }
+    if (type !== SOCK_STREAM && type !== SOCK_DGRAM)
+      throw invalidArgValue(`Cannot create socket: unknown type ${type}`);
+    if (type === SOCK_DGRAM && family === AF_UNIX) {
+      throw codedError(
+        codes.BAD_SOCKET,
+        "Cannot create socket: Unix datagram sockets are not supported on Node.js",
+      );
+    }
+    this.#family = family;
+    if (type === SOCK_DGRAM) {
+      this[kChannel].datagram = getBackend().datagram(family === AF_INET6 ? 6 : 4, this[kChannel]);
+    }
+    this.addChannel();
+  }
+
+  /** Wrap an existing Node socket and register in `map`. Python: `set_socket()`. */
+  setSocket(sock: DispatcherSocket, map?: SocketMap): void {
+    const chan = this[kChannel];
+    const backend = getBackend();
+    if (sock instanceof net.Socket) {
+      const conn: StreamConnection = acceptedConnections.get(sock) ?? backend.adopt(sock);
+      acceptedConnections.delete(sock);
+      chan.conn = conn;
+      conn.setWriteBufferLimits(SEND_BUFFER_HIGH, SEND_BUFFER_LOW);
+      conn.start(chan);
+    } else if (sock instanceof net.Server) {
+      chan.listener = backend.adoptListener(sock, chan);
+      this.accepting = sock.listening;
+    } else if (sock instanceof dgram.Socket) {
+      chan.datagram = backend.adoptDatagram(sock, chan);
+    } else {
+      throw codedError(
+        codes.BAD_SOCKET,
+        "Cannot set socket: expected a net.Socket, net.Server or dgram.Socket",
+      );
+    }
+    this.addChannel(map);
+  }
+
+  /** Register in `map` (default: the dispatcher's own). Python: `add_channel()`. */
+  addChannel(map?: SocketMap): void {
+    const target = map ?? this.#map;
+    if (this.#inMap !== undefined && this.#inMap !== target) this.delChannel(this.#inMap);
+    target.set(this.#fileno, this);
+    this.#inMap = target;
+    const scheduler = schedulerFor(target);
+    const chan = this[kChannel];
+    chan.scheduler = scheduler;
+    chan.ownPredicates =
+      !selfReportingPredicates.has(this.readable) || !selfReportingPredicates.has(this.writable);
+    if (chan.ownPredicates) scheduler.watch(this, true);
+    scheduler.mark(this);
+  }
+
+  /** Leave `map` (default: the one it is in). Python: `del_channel()`. */
+  delChannel(map?: SocketMap): void {
+    const target = map ?? this.#inMap ?? this.#map;
+    if (target.get(this.#fileno) === this) target.delete(this.#fileno);
+    schedulerFor(target).forget(this);
+    if (target === this.#inMap) {
+      this.#inMap = undefined;
+      this[kChannel].scheduler = undefined;
+    }
+  }
+
+  /** Listening TCP sockets on Node always reuse addresses; kept for ported code. Python: `set_reuse_addr()`. */
+  setReuseAddr(): void {}
+
+  /**
+   * Bind to `addr`. A datagram socket binds at once; a stream socket binds when `listen()` runs,
+   * and the promise resolves then, with the bound address. A failure also reaches `handleError`.
+   */
+  bind(addr: Address): Promise<Address> {
+    this.addr = addr;
+    const datagram = this[kChannel].datagram;
+    if (datagram !== undefined) {
+      return this.#reportFailure(
+        datagram.bind(addr).then((bound) => {
+          this.addr = bound;
+          return bound;
+        }),
+      );
+    }
+    this.#bindAddr = addr;
+    this.#bound ??= deferred<Address>();
+    return this.#bound.promise;
+  }
+
+  /**
+   * Listen for connections (stream sockets). Resolves once listening, with the bound address;
+   * a failure (`EADDRINUSE`, `EACCES`) rejects and also reaches `handleError`. Python: `listen()`.
+   */
+  listen(backlog: number): Promise<Address> {
+    const chan = this[kChannel];
+    if (chan.datagram !== undefined) {
+      return this.#reportFailure(
+        Promise.reject(codedError(codes.BAD_SOCKET, "Cannot listen: datagram socket")),
+      );
+    }
+    this.accepting = true;
+    const addr = this.#bindAddr ?? (this.#family === AF_INET6 ? ["::", 0] : ["0.0.0.0", 0]);
+    const bound = (this.#bound ??= deferred<Address>());
+    chan.acceptLimit = Math.max(backlog, ACCEPT_QUEUE_MIN);
+    const listening = getBackend()
+      .listen(addr, { backlog, ipv6Only: this.#family === AF_INET6 }, chan)
+      .then((listener) => {
+        chan.listener = listener;
+        this.addr = listener.address;
+        bound.resolve(listener.address);
+        return listener.address;
+      });
+    listening.catch((err: Error) => bound.reject(err));
+    return this.#reportFailure(listening);
+  }
+
+  /** The local address. Python: `getsockname()`. */
+  getsockname(): Address | undefined {
+    const chan = this[kChannel];
+    return chan.conn?.localAddress ?? chan.listener?.address ?? chan.datagram?.localAddress;
+  }
+
+  /**
+   * Start connecting (non-blocking). `handleConnect()` runs when it completes; a failure
+   * (`ECONNREFUSED`, …) reaches `handleError(err)`. Python: `connect()`.
+   */
+  connect(addr: Address): void {
+    const chan = this[kChannel];
+    this.connected = false;
+    this.connecting = true;
+    this.addr = addr;
+    chan.progress++;
+    if (chan.datagram !== undefined) {
+      const datagram = chan.datagram;
+      chan.datagramConnecting = true;
+      datagram.connect(addr).then(
+        () => {
+          chan.datagramConnecting = false;
+          chan.scheduler?.mark(this);
+        },
+        (err: Error) => {
+          chan.datagramConnecting = false;
+          chan.failure = err;
+          chan.scheduler?.mark(this);
+        },
+      );
+      return;
+    }
+    if (chan.conn !== undefined || chan.listener !== undefined) {
+      throw codedError("EISCONN", "Cannot connect: the socket is already in use");
+    }
+    if (this.#inMap === undefined) this.addChannel();
+    chan.conn = getBackend().connect(addr, {}, chan);
+    chan.conn.setWriteBufferLimits(SEND_BUFFER_HIGH, SEND_BUFFER_LOW);
+  }
+
+  /**
+   * Take one pending connection: `[socket, peerAddress]`, or `null` when none waits. Accept
+   * failures (`EMFILE`, …) go to `handleAcceptError()` and the listener keeps listening.
+   * Python: `accept()`.
+   */
+  accept(): [net.Socket, Address] | null {
+    const chan = this[kChannel];
+    chan.progress++;
+    if (chan.failure !== null) {
+      const failure = chan.failure;
+      chan.failure = null;
+      throw failure;
+    }
+    while (chan.acceptErrors.length > 0) this.handleAcceptError(chan.acceptErrors.shift()!);
+    const conn = chan.accepted.shift();
+    if (conn === undefined) return null;
+    const sock = conn.raw as net.Socket;
+    acceptedConnections.set(sock, conn);
+    return [sock, conn.remoteAddress ?? ""];
+  }
+
+  /**
+   * Give the socket as many bytes as it takes now and return that count: 0 when its write
+   * buffer is full or it is still connecting. When the peer is gone it calls `handleClose()`
+   * and returns 0. The bytes of a Buffer are sent later, not copied: do not change them after.
+   * Python: `send()`.
+   */
+  send(data: BytesLike): number {
+    const chan = this[kChannel];
+    chan.progress++;
+    const datagram = chan.datagram;
+    if (datagram !== undefined) {
+      const buf = toBuffer(data);
+      datagram.send(buf);
+      return buf.length;
+    }
+    const conn = chan.conn;
+    if (conn === undefined || chan.gone || !conn.writable) {
+      if (conn?.connecting) return 0;
+      this.handleClose();
+      return 0;
+    }
+    if (conn.connecting) return 0;
+    const room = SEND_BUFFER_HIGH - conn.writeBufferSize;
+    if (room <= 0) return 0;
+    const buf = toBuffer(data);
+    if (buf.length <= room) {
+      conn.write(buf);
+      chan.scheduler?.mark(this);
+      return buf.length;
+    }
+    conn.write(buf.subarray(0, room));
+    chan.scheduler?.mark(this);
+    return room;
+  }
+
+  /**
+   * Up to `bufferSize` received bytes. At EOF (or after a reset) returns an empty Buffer and
+   * calls `handleClose()`. @throws `EWOULDBLOCK` when nothing is buffered yet. Python: `recv()`.
+   */
+  recv(bufferSize: number): Buffer {
+    if (!(bufferSize >= 0))
+      throw invalidArgValue(`Cannot receive: buffer size must be >= 0, got ${bufferSize}`);
+    const chan = this[kChannel];
+    chan.progress++;
+    if (chan.datagram !== undefined) {
+      const next = this.recvfrom(bufferSize);
+      if (next === null) throw wouldBlock();
+      return next[0];
+    }
+    if (bufferSize === 0) return EMPTY;
+    if (chan.queued > 0) return chan.take(bufferSize);
+    if (chan.eof) {
+      this.handleClose();
+      return EMPTY;
+    }
+    if (chan.conn === undefined)
+      throw codedError(codes.NOT_CONNECTED, "Cannot receive: the socket is not connected");
+    throw wouldBlock();
+  }
+
+  /** Send one datagram to `addr`; returns its length. Python: `socket.sendto()`. */
+  sendto(data: BytesLike, addr: Address): number {
+    const datagram = this[kChannel].datagram;
+    if (datagram === undefined)
+      throw codedError(codes.BAD_SOCKET, "Cannot send a datagram: not a SOCK_DGRAM socket");
+    this[kChannel].progress++;
+    const buf = toBuffer(data);
+    datagram.send(buf, addr);
+    return buf.length;
+  }
+
+  /**
+   * The next datagram (cut to `bufferSize` bytes) and its sender, or `null` when none waits.
+   * @throws a pending send/receive error (`ECONNREFUSED`, …). Python: `socket.recvfrom()`.
+   */
+  recvfrom(bufferSize: number): [Buffer, Address] | null {
+    const chan = this[kChannel];
+    if (chan.datagram === undefined)
+      throw codedError(codes.BAD_SOCKET, "Cannot receive a datagram: not a SOCK_DGRAM socket");
+    chan.progress++;
+    if (chan.failure !== null) {
+      const failure = chan.failure;
+      chan.failure = null;
+      throw failure;
+    }
+    const next = chan.datagrams.shift();
+    if (next === undefined) return null;
+    const [data, from] = next;
+    return [data.length > bufferSize ? data.subarray(0, bufferSize) : data, from];
+  }
+
+  /** Close the socket (buffered output is still sent) and leave the map. Python: `close()`. */
+  close(): void {
+    this.connected = false;
+    this.accepting = false;
+    this.connecting = false;
+    this.delChannel();
+    const chan = this[kChannel];
+    chan.progress++;
+    chan.conn?.close();
+    chan.listener?.close();
+    chan.datagram?.close();
+    chan.gone = true;
+    chan.release();
+  }
+
+  /** Whether to watch for reading. Python: `readable()`. */
+  readable(): boolean {
+    return true;
+  }
+
+  /** Whether to watch for writing. Python: `writable()`. */
+  writable(): boolean {
+    return true;
+  }
+
+  /** Python: `handle_read_event()`. */
+  handleReadEvent(): void {
+    if (this.accepting) {
+      this.handleAccept();
+    } else if (!this.connected) {
+      if (this.connecting) this.handleConnectEvent();
+      this.handleRead();
+    } else {
+      this.handleRead();
+    }
+  }
+
+  /** Raise a failed connect, else `handleConnect()` then mark connected. Python: `handle_connect_event()`. */
+  handleConnectEvent(): void {
+    const chan = this[kChannel];
+    if (chan.failure !== null) {
+      const failure = chan.failure;
+      chan.failure = null;
+      throw failure;
+    }
+    this.handleConnect();
+    this.connected = true;
+    this.connecting = false;
+    const peer = chan.conn?.remoteAddress;
+    if (peer !== undefined) this.addr = peer;
+  }
+
+  /** Python: `handle_write_event()`. */
+  handleWriteEvent(): void {
+    if (this.accepting) return;
+    if (!this.connected && this.connecting) this.handleConnectEvent();
+    this.handleWrite();
+  }
+
+  /** An error is pending: close; else `handleExpt()`. Python: `handle_expt_event()`. */
+  handleExptEvent(): void {
+    const chan = this[kChannel];
+    if (chan.failure !== null) this.handleClose();
+    else this.handleExpt();
+  }
+
+  handleRead(): void {
+    this.logInfo("unhandled read event", "warning");
+  }
+  handleWrite(): void {
+    this.logInfo("unhandled write event", "warning");
+  }
+  handleExpt(): void {
+    this.logInfo("unhandled incoming priority event", "warning");
+  }
+  handleConnect(): void {
+    this.logInfo("unhandled connect event", "warning");
+  }
+
+  /** Default: `accept()`, then `handleAccepted(sock, addr)`. Python: `handle_accept()`. */
+  handleAccept(): void {
+    const pair = this.accept();
+    if (pair !== null) this.handleAccepted(pair[0], pair[1]);
+  }
+
+  /** Default: close the socket and log a warning. Python: `handle_accepted()`. */
+  handleAccepted(sock: net.Socket, _addr: Address): void {
+    sock.destroy();
+    this.logInfo("unhandled accepted event", "warning");
+  }
+
+  /**
+   * Accepting a connection failed (`EMFILE`, `ENFILE`, …); the listener keeps listening.
+   * Default: log it as an error. Not in Python, where such a failure closed the server.
+   */
+  handleAcceptError(err: Error): void {
+    this.logInfo(
+      `accept failed on ${this}: ${(err as Partial<CodedError>).code ?? err.name}: ${err.message}`,
+      "error",
+    );
+  }
+
+  /** Default: `close()`. Python: `handle_close()`. */
+  handleClose(): void {
+    this.logInfo("unhandled close event", "warning");
+    this.close();
+  }
+
+  /** Default: log a compact trace as an error, then `handleClose()`. Python: `handle_error()`. */
+  handleError(err: unknown): void {
+    let self: string;
+    try {
+      self = String(this);
+    } catch {
+      self = `<toString() failed for dispatcher #${this.#fileno}>`;
+    }
+    const kind = err instanceof Error ? err.name : typeof err;
+    const message = err instanceof Error ? err.message : String(err);
+    this.logInfo(
+      `uncaptured exception, closing channel ${self} (${kind}:${message} ${compactTraceback(err)})`,
+      "error",
+    );
+    this.handleClose();
+  }
+
+  /** Write `log: message` to stderr. Python: `log()`. */
+  log(message: string): void {
+    process.stderr.write(`log: ${message}\n`);
+  }
+
+  /** Print `type: message` unless `type` is in `ignoreLogTypes`. Python: `log_info()`. */
+  logInfo(message: string, type = "info"): void {
+    if (!this.ignoreLogTypes.has(type)) console.log(`${type}: ${message}`);
+  }
+
+  /** e.g. `<EchoHandler connected 127.0.0.1:51234 at #7>`. Python: `__repr__`. */
+  toString(): string {
+    const status = [this.constructor.name];
+    if (this.accepting && this.addr !== undefined) status.push("listening");
+    else if (this.connected) status.push("connected");
+    if (this.addr !== undefined) status.push(formatAddress(this.addr));
+    return `<${status.join(" ")} at #${this.#fileno}>`;
+  }
+
+  /** A bind/listen failure reaches handleError in the loop; the promise is marked handled. */
+  #reportFailure<T>(promise: Promise<T>): Promise<T> {
+    promise.catch((err: Error) => {
+      const chan = this[kChannel];
+      chan.failure = err;
+      chan.scheduler?.mark(this);
+    });
+    return promise;
+  }
+}
+
+selfReportingPredicates.add(Dispatcher.prototype.readable);
+selfReportingPredicates.add(Dispatcher.prototype.writable);
+
+function wouldBlock(): Error {
+  return codedError(codes.WOULD_BLOCK, "Cannot receive: no data is buffered yet");
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: Error): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // The failure also reaches handleError(): an ignored promise must not be an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}

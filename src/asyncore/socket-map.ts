@@ -1,0 +1,21 @@
+/**
+ * The socket map: which dispatchers one `loop()` serves.
+ *
+ * @module
+ */
+import type { Dispatcher } from "./dispatcher.js";
+
+/**
+ * Dispatchers by their `fileno()`. Python: the `map` argument of asyncore, a dict.
+ *
+ * @example
+ * ```ts
+ * const map: SocketMap = new Map();
+ * new EchoServer(["127.0.0.1", 0], map);
+ * await loop({ map });
+ * ```
+ */
+export type SocketMap = Map<number, Dispatcher>;
+
+/** The default map, used when none is given. Python: `asyncore.socket_map`. */
+export const socketMap: SocketMap = new Map();

@@ -1,0 +1,35 @@
+/**
+ * Teardown checks shared by socket tests: nothing left open.
+ */
+import assert from "node:assert/strict";
+
+const SOCKET_KINDS = new Set([
+  "TCPWrap",
+  "TCPServerWrap",
+  "UDPWrap",
+  "PipeWrap",
+  "PipeServerWrap",
+  "TTYWrap",
+]);
+
+/** How many socket handles this process has open now. */
+export function openSocketHandles(): number {
+  let n = 0;
+  for (const kind of process.getActiveResourcesInfo()) if (SOCKET_KINDS.has(kind)) n++;
+  return n;
+}
+
+/** Wait until the open socket handles fall to `expected` (closing takes a few turns), or fail. */
+export async function assertNoLeakedHandles(expected: number, withinMs = 2000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (openSocketHandles() > expected && Date.now() < deadline) await delay(5);
+  assert.equal(
+    openSocketHandles(),
+    expected,
+    `socket handles left open: ${process.getActiveResourcesInfo().join(", ")}`,
+  );
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
