@@ -39,6 +39,8 @@ export const codes = {
   LIMIT_OVERRUN: "ERR_LIMIT_OVERRUN",
   /** Another read is already waiting on this reader. */
   READ_IN_PROGRESS: "ERR_READ_IN_PROGRESS",
+  /** Bytes were fed to a stream reader after its end was marked. */
+  PUSH_AFTER_EOF: "ERR_STREAM_PUSH_AFTER_EOF",
   /** `ExitNow` was raised to end the loop. */
   EXIT_NOW: "ERR_EXIT_NOW",
   /** A server option or state does not allow the operation. */
