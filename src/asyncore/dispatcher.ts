@@ -198,6 +198,9 @@ export class Dispatcher {
         Promise.reject(codedError(codes.BAD_SOCKET, "Cannot listen: datagram socket")),
       );
     }
+    if (this.#family === AF_UNIX && this.#bindAddr === undefined) {
+      return this.#reportFailure(Promise.reject(codedError(codes.BAD_SOCKET, "Cannot listen: bind a Unix socket to a path first")));
+    }
     this.accepting = true;
     const addr = this.#bindAddr ?? (this.#family === AF_INET6 ? ["::", 0] : ["0.0.0.0", 0]);
     const bound = (this.#bound ??= deferred<Address>());
