@@ -1,0 +1,123 @@
+/**
+ * Incremental search for the first of several separators in a `ChunkQueue`, as
+ * `StreamReader.readUntil` needs it: each received byte is searched once, plus at most
+ * `longest separator - 1` bytes carried over from the chunk before.
+ *
+ * The match rule is Python 3.13's `readuntil`: the match that ends first wins; when several
+ * end at the same byte, the shortest separator wins (so the result is the shortest prefix of
+ * the data that ends with any separator).
+ *
+ * Internal to the streams layer; not exported from the package.
+ *
+ * @module
+ */
+import type { ChunkQueue } from "./_chunk-queue.js";
+
+const EMPTY = Buffer.alloc(0);
+
+/** First window searched when looking for several separators; windows double after it. */
+const FIRST_WINDOW = 256;
+
+/** Where a separator was found, in bytes from the front of the queue. */
+export interface SeparatorMatch {
+  /** Offset of the first byte of the separator. */
+  readonly start: number;
+  /** Offset just past its last byte (the length of the data to return). */
+  readonly end: number;
+}
+
+/**
+ * The earliest-ending match in `hay` of any of `seps` (sorted by length, shortest first),
+ * ties to the shortest. Several separators are searched in doubling windows so that the cost
+ * stays proportional to the distance of the match, not to the length of `hay`.
+ */
+export function firstMatch(hay: Buffer, seps: readonly Buffer[], maxLength: number): SeparatorMatch | null {
+  if (seps.length === 1) {
+    const sep = seps[0]!;
+    const i = hay.indexOf(sep);
+    return i < 0 ? null : { start: i, end: i + sep.length };
+  }
+  let lo = 0;
+  let width = FIRST_WINDOW;
+  while (lo < hay.length) {
+    // Every match starting in [lo, lo + width) lies whole in [lo, hi).
+    const hi = Math.min(hay.length, lo + width + maxLength - 1);
+    const view = hay.subarray(lo, hi);
+    let best: SeparatorMatch | null = null;
+    for (const sep of seps) {
+      const i = view.indexOf(sep);
+      if (i < 0) continue;
+      const end = lo + i + sep.length;
+      if (best === null || end < best.end) best = { start: lo + i, end };
+    }
+    if (best !== null) return best;
+    lo += width;
+    width *= 2;
+  }
+  return null;
+}
+
+/**
+ * The search state of one `readUntil` call. The queue may only grow at its end between two
+ * calls of `advance` (nothing is taken while the read waits).
+ */
+export class SeparatorScan {
+  readonly #seps: readonly Buffer[];
+  readonly #maxLength: number;
+  /** Chunks of the queue already searched. */
+  #chunks = 0;
+  /** Bytes of the queue already searched. */
+  #scanned = 0;
+  /** The last `maxLength - 1` bytes searched (or fewer), where a match may begin. */
+  #tail: Buffer = EMPTY;
+
+  /** @param seps non-empty separators, sorted by length (shortest first, stable). */
+  constructor(seps: readonly Buffer[]) {
+    this.#seps = seps;
+    this.#maxLength = seps[seps.length - 1]!.length;
+  }
+
+  /** Length of the longest separator. */
+  get maxLength(): number {
+    return this.#maxLength;
+  }
+
+  /** Search the chunks not searched yet; the earliest-ending match, or `null`. */
+  advance(queue: ChunkQueue): SeparatorMatch | null {
+    while (this.#chunks < queue.chunkCount) {
+      const match = this.#scanSegment(queue.chunk(this.#chunks));
+      if (match !== null) return match;
+      this.#chunks++;
+    }
+    return null;
+  }
+
+  #scanSegment(seg: Buffer): SeparatorMatch | null {
+    const base = this.#scanned;
+    const keep = this.#maxLength - 1;
+    let best: SeparatorMatch | null = null;
+    const tail = this.#tail;
+    if (tail.length > 0) {
+      // Matches that begin in the carried-over bytes and end in this segment.
+      const seam = Buffer.concat([tail, seg.subarray(0, keep)]);
+      const m = firstMatch(seam, this.#seps, this.#maxLength);
+      if (m !== null) best = { start: base - tail.length + m.start, end: base - tail.length + m.end };
+    }
+    const m = firstMatch(seg, this.#seps, this.#maxLength);
+    if (m !== null) {
+      const start = base + m.start;
+      const end = base + m.end;
+      // On equal ends the seam match is the same match or a longer separator: keep the shorter.
+      if (best === null || end < best.end || (end === best.end && start > best.start)) best = { start, end };
+    }
+    if (best !== null) return best;
+    this.#scanned = base + seg.length;
+    if (keep === 0) this.#tail = EMPTY;
+    else if (seg.length >= keep) this.#tail = seg.subarray(seg.length - keep);
+    else {
+      const joined = Buffer.concat([tail, seg]);
+      this.#tail = joined.subarray(Math.max(0, joined.length - keep));
+    }
+    return null;
+  }
+}
