@@ -122,7 +122,7 @@ export class Dispatcher {
       const conn: StreamConnection = acceptedConnections.get(sock) ?? backend.adopt(sock);
       acceptedConnections.delete(sock);
       chan.conn = conn;
-      conn.setWriteBufferLimits(SEND_BUFFER_HIGH, SEND_BUFFER_LOW);
+      setSendLimits(conn);
       conn.start(chan);
     } else if (sock instanceof net.Server) {
       chan.listener = backend.adoptListener(sock, chan);
@@ -199,7 +199,9 @@ export class Dispatcher {
       );
     }
     if (this.#family === AF_UNIX && this.#bindAddr === undefined) {
-      return this.#reportFailure(Promise.reject(codedError(codes.BAD_SOCKET, "Cannot listen: bind a Unix socket to a path first")));
+      return this.#reportFailure(
+        Promise.reject(codedError(codes.BAD_SOCKET, "Cannot listen: bind a Unix socket to a path first")),
+      );
     }
     this.accepting = true;
     const addr = this.#bindAddr ?? (this.#family === AF_INET6 ? ["::", 0] : ["0.0.0.0", 0]);
@@ -254,7 +256,7 @@ export class Dispatcher {
     }
     if (this.#inMap === undefined) this.addChannel();
     chan.conn = getBackend().connect(addr, {}, chan);
-    chan.conn.setWriteBufferLimits(SEND_BUFFER_HIGH, SEND_BUFFER_LOW);
+    setSendLimits(chan.conn);
   }
 
   /**
@@ -526,6 +528,15 @@ export class Dispatcher {
 
 selfReportingPredicates.add(Dispatcher.prototype.readable);
 selfReportingPredicates.add(Dispatcher.prototype.writable);
+
+/**
+ * The socket "can take more" while fewer than SEND_BUFFER_HIGH bytes wait: the transport pauses
+ * one byte below, so a send() that fills the buffer also ends write readiness until it drains
+ * to SEND_BUFFER_LOW.
+ */
+function setSendLimits(conn: StreamConnection): void {
+  conn.setWriteBufferLimits(SEND_BUFFER_HIGH - 1, SEND_BUFFER_LOW);
+}
 
 function wouldBlock(): Error {
   return codedError(codes.WOULD_BLOCK, "Cannot receive: no data is buffered yet");

@@ -51,7 +51,12 @@ class BaseServer extends Dispatcher {
   readonly ready: Promise<Address>;
   readonly #handler: HandlerClass;
   readonly #map: Map<number, Dispatcher>;
-  constructor(family: number, addr: Address, map: Map<number, Dispatcher>, handler: HandlerClass = BaseTestHandler) {
+  constructor(
+    family: number,
+    addr: Address,
+    map: Map<number, Dispatcher>,
+    handler: HandlerClass = BaseTestHandler,
+  ) {
     super(undefined, map);
     this.#map = map;
     this.#handler = handler;
