@@ -317,7 +317,7 @@ for (const fam of families) {
 
       test("a connection reset right after connect does not disturb the server (test_quick_connect)", async () => {
         const server = new BaseServer(fam.family, fam.addr(), ctx.map);
-        const [host, port] = (await server.ready) as [string, number];
+        const [host] = (await server.ready) as [string, number];
         // Accepted handlers see the reset as EOF; they may close quietly.
         class Quiet extends BaseTestHandler {
           override handleRead(): void {

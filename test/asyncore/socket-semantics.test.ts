@@ -365,7 +365,11 @@ describe("readiness changed from outside a dispatcher's handlers", () => {
       ),
     );
     const got = clients.map(() => "");
-    clients.forEach((c, i) => c.on("data", (d: Buffer) => (got[i] += d.toString())));
+    clients.forEach((c, i) => {
+      c.on("data", (d: Buffer) => {
+        got[i] += d.toString();
+      });
+    });
     await loopUntil(ctx.map, () => members.length === 3);
     clients[0]!.write("hello all");
     await loopUntil(ctx.map, () => got[1] === "hello all" && got[2] === "hello all");
