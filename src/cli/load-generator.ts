@@ -1,0 +1,257 @@
+/**
+ * The ping-pong load generator behind `asyncore bench`: `conns` connections each send a message,
+ * wait for its full echo, check every byte and go again, for a fixed time.
+ *
+ * @module
+ */
+import { randomFillSync } from "node:crypto";
+import type net from "node:net";
+import { invalidArgValue } from "../errors.js";
+import { connectionLimitError, type LoadTarget, normalizeTarget, probeEcho } from "./connect-target.js";
+import { destroyAll, type IdleConnections, openIdleConnections } from "./idle-connections.js";
+import { LatencyHistogram } from "./latency-histogram.js";
+import { PingPong, RunState } from "./ping-pong.js";
+
+/** Options of {@link runLoad}: a target (TCP `host`/`port` or Unix `path`) and the load. */
+export interface LoadOptions extends LoadTarget {
+  /** Busy connections doing ping-pong, 1..10000. */
+  conns: number;
+  /** Bytes per message, 1..64 MiB. */
+  size: number;
+  /** Length of the measured window in milliseconds (1..86400000). */
+  durationMs: number;
+  /** Extra connections opened first that stay connected and quiet (default 0). */
+  idle?: number;
+  /** Called every `progressIntervalMs` while idle connections open and while the load runs. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Default 250. */
+  progressIntervalMs?: number;
+  /**
+   * Awaited once every idle connection is open and a probe shows the server has accepted them
+   * all, before the busy connections connect (a good moment to read the server's memory).
+   */
+  onIdleReady?: (opened: number) => void | Promise<void>;
+  /** Called synchronously just before the measured window starts. */
+  onWindowStart?: () => void;
+  /** Called synchronously just after the measured window ends. */
+  onWindowEnd?: () => void;
+  /** Give up on one connect after this many milliseconds (default 10000). */
+  connectTimeoutMs?: number;
+  /** Idle connects pending at once (default 200). */
+  idleBatchSize?: number;
+  /** Abort the run: everything is closed and the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/** What {@link LoadOptions.onProgress} receives. */
+export interface LoadProgress {
+  /** `"idle"` while idle connections open, `"run"` during the measured window. */
+  phase: "idle" | "run";
+  /** Milliseconds since the measured window started (0 in the idle phase). */
+  elapsedMs: number;
+  requests: number;
+  bytes: number;
+  /** Requests per second since the previous progress report. */
+  reqPerSec: number;
+  errors: number;
+  mismatches: number;
+  idleOpened: number;
+  idleTarget: number;
+}
+
+/** Latency percentiles of one run, in milliseconds. */
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+  p999: number;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+/** The outcome of {@link runLoad}. */
+export interface LoadResult {
+  /** Round trips completed inside the window. */
+  requests: number;
+  /** Echoed payload bytes received for those round trips (one direction). */
+  bytes: number;
+  /** Length of the measured window in seconds. */
+  seconds: number;
+  reqPerSec: number;
+  /** `bytes / seconds / 1e6` (decimal megabytes, one direction). */
+  mbPerSec: number;
+  latency: LatencySummary;
+  /** Connections that failed (reset, closed by the server, connect errors on reconnect). */
+  errors: number;
+  /** Round trips whose echo differed from what was sent, plus unsolicited bytes. */
+  mismatches: number;
+  /** `errors` broken down by code (`ECONNRESET`, `ERR_UNEXPECTED_EOF`, …). */
+  errorCodes: Record<string, number>;
+  conns: number;
+  size: number;
+  /** Idle connections that were open during the window. */
+  idle: number;
+}
+
+const MAX_SIZE = 64 * 1024 * 1024;
+
+function checkInt(name: string, value: number | undefined, min: number, max: number): void {
+  if (!Number.isInteger(value) || value! < min || value! > max) {
+    throw invalidArgValue(
+      `Cannot run the load: ${name} must be an integer in [${min}, ${max}], got ${value}`,
+    );
+  }
+}
+
+/** Sleep that rejects with `signal.reason` on abort. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Connect every busy connection (bounded batches); on a failure close them all and throw. */
+async function connectAll(pingers: PingPong[], timeoutMs: number): Promise<void> {
+  for (let first = 0; first < pingers.length; first += 200) {
+    const batch = pingers.slice(first, first + 200);
+    const results = await Promise.allSettled(batch.map((p) => p.connect(timeoutMs)));
+    const bad = results.findIndex((r) => r.status === "rejected");
+    if (bad >= 0) {
+      throw connectionLimitError((results[bad] as PromiseRejectedResult).reason, first + bad, pingers.length);
+    }
+  }
+}
+
+/**
+ * Run a ping-pong load against an echo server and measure it. First `idle` quiet connections
+ * open (in bounded batches), then `conns` connections connect; when all are connected the
+ * window of `durationMs` starts and each connection repeatedly sends a `size`-byte message
+ * (different content each time), waits for all `size` echoed bytes, checks every byte and records
+ * the round-trip time. The window ends on time even if the server hangs; then every connection
+ * is destroyed. A connection that fails during the window is counted in `errors` and reconnects
+ * after 20 ms.
+ *
+ * No Python counterpart: this is the engine of the `asyncore bench` command.
+ *
+ * @throws Rejects with `ERR_INVALID_ARG_VALUE` for bad options; with the connect error
+ * (`ECONNREFUSED`, `EMFILE` with advice to raise `ulimit -n`, `ETIMEDOUT`, …) when a connection
+ * cannot be opened before the window; with `signal.reason` when aborted.
+ * @example
+ * ```ts
+ * const r = await runLoad({ port, conns: 10, size: 1024, durationMs: 1000 });
+ * console.log(r.reqPerSec, r.latency.p99);
+ * ```
+ */
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const target = normalizeTarget(opts);
+  checkInt("conns", opts.conns, 1, 10_000);
+  checkInt("size", opts.size, 1, MAX_SIZE);
+  checkInt("durationMs", opts.durationMs, 1, 86_400_000);
+  const idleTarget = opts.idle ?? 0;
+  checkInt("idle", idleTarget, 0, 1_000_000);
+  const timeoutMs = opts.connectTimeoutMs ?? 10_000;
+  const intervalMs = Math.max(10, opts.progressIntervalMs ?? 250);
+  opts.signal?.throwIfAborted();
+
+  const pattern = Buffer.allocUnsafe(opts.size + 251);
+  randomFillSync(pattern);
+  const state = new RunState(pattern, opts.size, new LatencyHistogram());
+  const progress = (
+    phase: "idle" | "run",
+    elapsedMs: number,
+    reqPerSec: number,
+    idleOpened: number,
+  ): void => {
+    opts.onProgress?.({
+      phase,
+      elapsedMs,
+      requests: state.requests,
+      bytes: state.bytes,
+      reqPerSec,
+      errors: state.errors,
+      mismatches: state.mismatches,
+      idleOpened,
+      idleTarget,
+    });
+  };
+
+  let idle: IdleConnections | undefined;
+  const pingers: PingPong[] = [];
+  let ticker: NodeJS.Timeout | undefined;
+  try {
+    if (idleTarget > 0) {
+      idle = await openIdleConnections(target, {
+        count: idleTarget,
+        timeoutMs,
+        ...(opts.idleBatchSize !== undefined && { batchSize: opts.idleBatchSize }),
+        ...(opts.signal && { signal: opts.signal }),
+        onBatch: (opened) => progress("idle", 0, 0, opened),
+        onFault: (code) => state.fault(code),
+      });
+      await probeEcho(target, timeoutMs);
+      await opts.onIdleReady?.(idle.count);
+    }
+    for (let i = 0; i < opts.conns; i++) pingers.push(new PingPong(state, target, i));
+    await connectAll(pingers, timeoutMs);
+    opts.signal?.throwIfAborted();
+
+    opts.onWindowStart?.();
+    const started = performance.now();
+    for (const p of pingers) p.start();
+    let lastAt = started;
+    let lastRequests = 0;
+    ticker = setInterval(() => {
+      const now = performance.now();
+      const rate = ((state.requests - lastRequests) * 1000) / Math.max(1, now - lastAt);
+      lastAt = now;
+      lastRequests = state.requests;
+      progress("run", now - started, rate, idle?.count ?? 0);
+    }, intervalMs);
+    await sleep(opts.durationMs, opts.signal);
+    state.stopping = true;
+    const seconds = (performance.now() - started) / 1000;
+    opts.onWindowEnd?.();
+    return summarize(state, seconds, opts.conns, opts.size, idle?.count ?? 0);
+  } finally {
+    state.stopping = true;
+    clearInterval(ticker);
+    const sockets: net.Socket[] = [];
+    for (const p of pingers) p.stop(sockets);
+    await Promise.all([destroyAll(sockets), idle?.close()]);
+  }
+}
+
+function summarize(state: RunState, seconds: number, conns: number, size: number, idle: number): LoadResult {
+  const h = state.histogram;
+  const ms = (ns: number): number => ns / 1e6;
+  return {
+    requests: state.requests,
+    bytes: state.bytes,
+    seconds,
+    reqPerSec: state.requests / seconds,
+    mbPerSec: state.bytes / seconds / 1e6,
+    latency: {
+      p50: ms(h.percentile(50)),
+      p99: ms(h.percentile(99)),
+      p999: ms(h.percentile(99.9)),
+      min: ms(h.min),
+      max: ms(h.max),
+      mean: ms(h.mean),
+    },
+    errors: state.errors,
+    mismatches: state.mismatches,
+    errorCodes: { ...state.errorCodes },
+    conns,
+    size,
+    idle,
+  };
+}
