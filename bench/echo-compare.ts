@@ -1,0 +1,256 @@
+/**
+ * The echo benchmark: raw `node:net` and each API's echo server under the same ping-pong load,
+ * in the same invocation, runs alternating (raw, api, …, raw, api, …), server pinned to CPU 0
+ * and this load generator to CPU 1. Prints a markdown table of medians with ratios against raw.
+ *
+ *   node dist-test/bench/echo-compare.js [--apis dispatcher,protocol] [--sizes 1024,102400]
+ *       [--runs 3] [--duration 5000] [--conns 10] [--idle 10000] [--json] [--no-pin]
+ *
+ * @module
+ */
+import { cpus, platform, release } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  type CommandDef,
+  flagOption,
+  formatHelp,
+  intOption,
+  parseCommandArgs,
+  parseInteger,
+  stringOption,
+  usageError,
+} from "../src/cli/args.js";
+import { EchoServerProcess } from "../src/cli/echo-server-process.js";
+import { formatFixed, formatInt, formatMs } from "../src/cli/format.js";
+import { runMeasured } from "../src/cli/measured-run.js";
+import { canPin, pinProcess } from "../src/cli/process-stats.js";
+import { ECHO_APIS, type EchoApi, findServerScript } from "../src/cli/server-scripts.js";
+import { markdownTable, type RunConfig, type RunRecord, summarize } from "./compare-report.js";
+
+const scriptPath = fileURLToPath(import.meta.url);
+const FRONT_ENDS = ECHO_APIS.filter((a) => a !== "raw");
+
+const def: CommandDef = {
+  name: "echo-compare",
+  program: `node ${relative(process.cwd(), scriptPath) || scriptPath}`,
+  summary:
+    "Compare each API's echo server with raw node:net under the same ping-pong load, runs alternating.",
+  usage: "[--apis LIST] [--sizes LIST] [--runs N] [--duration MS] [--conns N] [--idle N] [--json] [--no-pin]",
+  options: {
+    apis: {
+      type: "string",
+      value: "LIST",
+      description: `Servers to compare with raw (default all of ${FRONT_ENDS.join(",")} that exist; "raw" = raw again)`,
+    },
+    sizes: { type: "string", value: "LIST", description: "Message sizes in bytes (default 1024,102400)" },
+    runs: { type: "string", value: "N", description: "Runs per server and configuration (default 3)" },
+    duration: { type: "string", value: "MS", description: "Measured time of one run (default 5000)" },
+    conns: { type: "string", value: "N", description: "Busy ping-pong connections (default 10)" },
+    idle: {
+      type: "string",
+      value: "N",
+      description: "Also run every size with N idle connections (default 0: no)",
+    },
+    servers: {
+      type: "string",
+      value: "DIR",
+      description: "Directory of the *-echo.js servers (default: beside this script)",
+    },
+    json: { type: "boolean", description: "Print every run and the medians as one JSON object" },
+    "no-pin": { type: "boolean", description: "Do not pin the server to CPU 0 and the load to CPU 1" },
+  },
+  notes:
+    "Every run starts a fresh server and stops it by PID; a run is bounded by its duration plus connect timeouts.",
+};
+
+interface Plan {
+  servers: { label: string; api: EchoApi; script: string }[];
+  skipped: string[];
+  configs: RunConfig[];
+  runs: number;
+  durationMs: number;
+  conns: number;
+  idle: number;
+  json: boolean;
+  pin: boolean;
+  command: string;
+}
+
+function parseList(text: string, name: string): string[] {
+  const items = text.split(",").map((s) => s.trim());
+  if (items.some((s) => s === "")) throw usageError(`Invalid --${name}: empty item in "${text}"`);
+  return items;
+}
+
+function makePlan(argv: readonly string[]): Plan | undefined {
+  const args = parseCommandArgs(def, argv);
+  if (args.help) return undefined;
+  const dir = stringOption(args, "servers") ?? join(dirname(scriptPath), "servers");
+  const sizes = parseList(stringOption(args, "sizes") ?? "1024,102400", "sizes").map((s) =>
+    parseInteger(s, "--sizes item", { min: 1, max: 64 * 1024 * 1024 }),
+  );
+  const runs = intOption(args, "runs", { min: 1, max: 50, default: 3 });
+  const durationMs = intOption(args, "duration", { min: 100, max: 600_000, default: 5000 });
+  const conns = intOption(args, "conns", { min: 1, max: 10_000, default: 10 });
+  const idle = intOption(args, "idle", { min: 0, max: 1_000_000, default: 0 });
+  const apisText = stringOption(args, "apis");
+  const wanted = apisText === undefined ? FRONT_ENDS : parseList(apisText, "apis");
+  const raw = findServerScript("raw", [dir]);
+  if (raw === undefined) throw usageError(`No raw-net-echo.js in ${dir}: build bench/ first`);
+  const servers: Plan["servers"] = [{ label: "raw", api: "raw", script: raw }];
+  const skipped: string[] = [];
+  for (const name of wanted) {
+    if (!(ECHO_APIS as readonly string[]).includes(name)) {
+      throw usageError(`Invalid --apis: unknown "${name}" (expected ${ECHO_APIS.join(", ")})`);
+    }
+    const script = findServerScript(name as EchoApi, [dir]);
+    if (script === undefined) skipped.push(`${name} (no ${name}-echo.js in ${dir})`);
+    else servers.push({ label: name === "raw" ? "raw (repeat)" : name, api: name as EchoApi, script });
+  }
+  const configs = sizes.map((size) => ({ size, idle: 0 }));
+  if (idle > 0) configs.push(...sizes.map((size) => ({ size, idle })));
+  const json = flagOption(args, "json");
+  const pin = !flagOption(args, "no-pin");
+  const command = [
+    def.program,
+    `--apis ${
+      servers.length > 1
+        ? servers
+            .slice(1)
+            .map((s) => s.api)
+            .join(",")
+        : "raw"
+    }`,
+    `--sizes ${sizes.join(",")} --runs ${runs} --duration ${durationMs} --conns ${conns} --idle ${idle}`,
+    json ? "--json" : "",
+    pin ? "" : "--no-pin",
+  ]
+    .filter((s) => s !== "")
+    .join(" ");
+  return { servers, skipped, configs, runs, durationMs, conns, idle, json, pin, command };
+}
+
+/** Start a fresh server, measure one run against it, stop it by PID whatever happens. */
+async function measureOne(
+  plan: Plan,
+  server: Plan["servers"][number],
+  config: RunConfig,
+  run: number,
+  pinned: boolean,
+  signal: AbortSignal,
+): Promise<RunRecord> {
+  const record: RunRecord = { server: server.label, config, run };
+  let child: EchoServerProcess | undefined;
+  try {
+    const argv = [process.execPath, server.script];
+    child = await EchoServerProcess.start(pinned ? { argv, pinCore: 0 } : { argv });
+    record.result = await runMeasured(
+      {
+        ...child.target,
+        conns: plan.conns,
+        size: config.size,
+        durationMs: plan.durationMs,
+        idle: config.idle,
+        signal,
+      },
+      child,
+    );
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const tail = child?.stderrTail().trim();
+    record.error = `${(err as Error).message}${tail ? ` (server stderr: ${tail.slice(-300)})` : ""}`;
+  } finally {
+    await child?.stop();
+  }
+  return record;
+}
+
+function describeRun(r: RunRecord): string {
+  const what = `size ${r.config.size}, idle ${r.config.idle}, ${r.server}, run ${r.run}`;
+  if (r.result === undefined) return `${what}: FAILED ${r.error}`;
+  const res = r.result;
+  const idle =
+    r.config.idle > 0
+      ? `, ${formatFixed((res.server?.bytesPerIdleConn ?? Number.NaN) / 1024, 2)} KiB/idle`
+      : "";
+  return (
+    `${what}: ${formatInt(res.reqPerSec)} req/s, p99 ${formatMs(res.latency.p99)} ms, ` +
+    `CPU ${formatFixed(res.server?.cpuUsPerRequest, 1)} µs/req${idle}, errors ${res.errors}, mismatches ${res.mismatches}`
+  );
+}
+
+function header(plan: Plan, pinned: boolean): string {
+  const cpu = cpus();
+  return [
+    `## Echo comparison: ping-pong, ${plan.conns} connections`,
+    "",
+    `Command: \`${plan.command}\``,
+    "",
+    `Machine: ${cpu[0]?.model ?? "?"} × ${cpu.length}, ${platform()} ${release()}, Node.js ${process.version}; ` +
+      (pinned ? "server pinned to CPU 0, load generator to CPU 1." : "no CPU pinning."),
+    `Each cell is the median of ${plan.runs} run(s) of ${plan.durationMs} ms; runs alternate ` +
+      `${plan.servers.map((s) => s.label).join(", ")}, each against a fresh server.`,
+  ].join("\n");
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let plan: Plan | undefined;
+  try {
+    plan = makePlan(argv);
+  } catch (err) {
+    process.stderr.write(`echo-compare: ${(err as Error).message}\nTry '${def.program} --help'.\n`);
+    return 2;
+  }
+  if (plan === undefined) {
+    process.stdout.write(formatHelp(def));
+    return 0;
+  }
+  const pinned = plan.pin && canPin() && pinProcess(process.pid, 1);
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort(new Error("Interrupted"));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const records: RunRecord[] = [];
+  const total = plan.configs.length * plan.runs * plan.servers.length;
+  try {
+    for (const config of plan.configs) {
+      for (let run = 1; run <= plan.runs; run++) {
+        for (const server of plan.servers) {
+          const r = await measureOne(plan, server, config, run, pinned, controller.signal);
+          records.push(r);
+          process.stderr.write(`[${records.length}/${total}] ${describeRun(r)}\n`);
+        }
+      }
+    }
+  } catch (err) {
+    process.stderr.write(`echo-compare: ${(err as Error).message}\n`);
+    return 130;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  const summaries = summarize(records);
+  if (plan.json) {
+    process.stdout.write(`${JSON.stringify({ command: plan.command, pinned, summaries, runs: records })}\n`);
+  } else {
+    const lines = [header(plan, pinned), "", markdownTable(summaries), ""];
+    if (plan.skipped.length > 0) lines.push(`Skipped: ${plan.skipped.join("; ")}.`, "");
+    const failed = records.filter((r) => r.error !== undefined);
+    for (const f of failed) lines.push(`- failed: ${describeRun(f)}`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+  return records.some((r) => r.error !== undefined) ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `echo-compare: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
