@@ -62,9 +62,14 @@ function indexOfTerminator(buf: Buffer, term: Buffer, start: number): number {
  * callback throws, the error propagates out of `feed` and the unprocessed bytes stay
  * buffered for the next feed, as with CPython.
  *
- * Work is linear: each received byte is searched once (plus the carried bytes again), the
- * input is never re-concatenated or re-sliced by copying, and `collectIncomingData` receives
- * views (`subarray`) of the fed chunks.
+ * A byte count replaced from inside `collectIncomingData` while its bytes are still arriving
+ * follows CPython too: a new count `m` becomes `m` minus the bytes of that read, and bytes or
+ * `null` make `feed` throw a TypeError (the new terminator stays set).
+ *
+ * Work is linear: each received byte is searched once (the carried bytes once more), nothing
+ * is re-sliced by copying, and a chunk is copied only to join it to carried bytes.
+ * `collectIncomingData` receives views (`subarray`) of the fed chunk, valid as long as the
+ * feeder does not reuse that memory; copy them to keep them if it does.
  *
  * Python: the input half of `asynchat.async_chat` (`set_terminator`, `get_terminator`,
  * `handle_read`'s loop, the input part of `discard_buffers`).
