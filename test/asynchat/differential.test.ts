@@ -90,8 +90,10 @@ describe("TerminatorScanner matches CPython asynchat", { skip }, () => {
         onFound: [],
         onCollect: [{ t: b(";") }],
       },
-      // a carried prefix rescanned for a new terminator set between reads' callbacks
+      // a terminator set in foundTerminator whose first byte ends the read: carried, then found
       { chunks: [hex("x;a"), hex("b;y;")], initial: b(";"), onFound: [{ t: b("ab;") }, null], onCollect: [] },
+      // a read fed from inside foundTerminator (handle_read called again from the callback)
+      { chunks: [hex("a\nb\r"), hex("\nc")], initial: b("\n"), onFound: [{ f: hex("z\r") }], onCollect: [] },
       // discard inside foundTerminator drops the rest of the read
       { chunks: [hex("a\nb\nc\n"), hex("d\n")], initial: b("\n"), onFound: [{ d: true }], onCollect: [] },
     ];
