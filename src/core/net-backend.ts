@@ -19,6 +19,7 @@ import type {
   StreamEvents,
   StreamListener,
 } from "./backend.js";
+import { DescriptorWatch } from "./descriptor-limit.js";
 import { NetDatagramEndpoint } from "./net-datagram.js";
 import { NetStreamConnection } from "./net-stream.js";
 
@@ -118,14 +119,18 @@ export const netBackend: SocketBackend = {
 
 /** Hand every accepted socket to `events`, paused, as a connection. */
 function attachConnections(server: net.Server, events: ListenerEvents): void {
+  const watch = new DescriptorWatch();
+  const accepted = (sock: net.Socket): void => {
+    events.onConnection(new NetStreamConnection(sock));
+    const full = watch.check(sock);
+    if (full !== null) events.onAcceptError(full);
+  };
   if (server instanceof tls.Server) {
-    server.on("secureConnection", (sock: tls.TLSSocket) =>
-      events.onConnection(new NetStreamConnection(sock)),
-    );
+    server.on("secureConnection", accepted);
     // A failed handshake concerns that one client only.
     server.on("tlsClientError", (_err: Error, sock: net.Socket) => sock.destroy());
   } else {
-    server.on("connection", (sock: net.Socket) => events.onConnection(new NetStreamConnection(sock)));
+    server.on("connection", accepted);
   }
 }
 
