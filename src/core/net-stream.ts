@@ -59,6 +59,8 @@ export class NetStreamConnection implements StreamConnection {
     this.#sock = sock;
     this.#connecting = connecting;
     this.#peerPath = peerPath;
+    // As asyncio does: small writes go out at once (no Nagle delay). A no-op on Unix sockets.
+    sock.setNoDelay(true);
     this.#attach(sock);
   }
 
@@ -307,7 +309,8 @@ export class NetStreamConnection implements StreamConnection {
   }
 
   #checkResume(): void {
-    if (this.#writePaused && this.#sock.writableLength <= this.#low) {
+    // A destroyed socket dropped its buffer: nothing was flushed, nothing to resume.
+    if (this.#writePaused && this.#sock.writableLength <= this.#low && !this.#sock.destroyed) {
       this.#writePaused = false;
       this.#events.onWriteResumed();
     }
