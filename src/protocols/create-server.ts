@@ -1,0 +1,119 @@
+/**
+ * `createServer` and `createUnixServer`: listen for stream connections and serve each with a
+ * new protocol.
+ *
+ * @module
+ */
+import { lookup } from "node:dns/promises";
+import { lstat, unlink } from "node:fs/promises";
+import type * as tls from "node:tls";
+import type { Address } from "../address.js";
+import { hasCode, invalidArgType } from "../errors.js";
+import type { Protocol } from "./protocol.js";
+import { kListen, Server } from "./server.js";
+
+/** Options of {@link createServer} and {@link createUnixServer}. */
+export interface ServerOptions {
+  /** Length of the kernel's queue of pending connections (the system default when left out). */
+  backlog?: number;
+  /** TLS server options (`key`, `cert`, …): every accepted connection is TLS after its handshake. */
+  tls?: tls.TlsOptions;
+  /** Accept connections right away (default `true`); otherwise call `startServing()`. */
+  startServing?: boolean;
+  /** Aborting it while listening rejects with `signal.reason`; once listening, it closes the server. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Listen on `host`:`port` and serve each connection with a protocol from `factory`. `host`
+ * `undefined` listens on every interface (`::` dual-stack, or `0.0.0.0` without IPv6); a host
+ * name listens on each of its addresses (with port 0, all on the same port). Resolves once
+ * listening. Python: `loop.create_server()`.
+ *
+ * @throws the system error (`EADDRINUSE`, `EACCES`, `ENOTFOUND`, …) as a rejection;
+ *   `signal.reason` when aborted.
+ * @example
+ * ```ts
+ * const server = await createServer(() => new Echo(), "127.0.0.1", 0);
+ * const [, port] = server.addresses[0] as [string, number];
+ * ```
+ */
+export async function createServer(
+  factory: () => Protocol,
+  host: string | undefined,
+  port: number,
+  opts: ServerOptions = {},
+): Promise<Server> {
+  checkFactory(factory);
+  if (host !== undefined && typeof host !== "string") {
+    throw invalidArgType(`Cannot create server: host must be a string or undefined, got ${typeof host}`);
+  }
+  const listenOptions = { backlog: opts.backlog, tls: opts.tls };
+  if (host === undefined) {
+    try {
+      return await open(factory, [["::", port]], opts, listenOptions);
+    } catch (err) {
+      // A host without IPv6 support: every IPv4 interface then.
+      if (!hasCode(err, "EAFNOSUPPORT") && !hasCode(err, "EADDRNOTAVAIL")) throw err;
+      return open(factory, [["0.0.0.0", port]], opts, listenOptions);
+    }
+  }
+  const found = await lookup(host, { all: true, verbatim: true });
+  const hosts = [...new Set(found.map((a) => a.address))];
+  return open(
+    factory,
+    hosts.map((h): Address => [h, port]),
+    opts,
+    listenOptions,
+  );
+}
+
+/**
+ * Listen on the Unix-domain socket `path` and serve each connection with a protocol from
+ * `factory`. A stale socket file at `path` is removed first, as asyncio does.
+ * Python: `loop.create_unix_server()`.
+ *
+ * @throws the system error (`EADDRINUSE`, `EACCES`, …) as a rejection; `signal.reason` when aborted.
+ * @example
+ * ```ts
+ * const server = await createUnixServer(() => new Echo(), "/tmp/echo.sock");
+ * ```
+ */
+export async function createUnixServer(
+  factory: () => Protocol,
+  path: string,
+  opts: ServerOptions = {},
+): Promise<Server> {
+  checkFactory(factory);
+  if (typeof path !== "string" || path === "") {
+    throw invalidArgType("Cannot create server: path must be a non-empty string");
+  }
+  await removeStaleSocket(path);
+  return open(factory, [path], opts, { backlog: opts.backlog, tls: opts.tls });
+}
+
+async function open(
+  factory: () => Protocol,
+  addrs: Address[],
+  opts: ServerOptions,
+  listenOptions: { backlog?: number; tls?: tls.TlsOptions },
+): Promise<Server> {
+  const server = new Server(factory, { startServing: opts.startServing, signal: opts.signal });
+  await server[kListen](addrs, listenOptions);
+  return server;
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  if (path.startsWith("\0")) return; // Linux abstract namespace: no file.
+  try {
+    if ((await lstat(path)).isSocket()) await unlink(path);
+  } catch (err) {
+    if (!hasCode(err, "ENOENT")) throw err;
+  }
+}
+
+function checkFactory(factory: unknown): void {
+  if (typeof factory !== "function") {
+    throw invalidArgType(`Cannot create server: factory must be a function, got ${typeof factory}`);
+  }
+}

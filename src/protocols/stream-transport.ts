@@ -1,0 +1,238 @@
+/**
+ * {@link Transport} over a core {@link StreamConnection}: the glue that turns the core's events
+ * into protocol callbacks, in the documented order, with each callback's failure confined to
+ * its own connection.
+ *
+ * Made by `createServer`/`createConnection`; user code only sees the `Transport` interface.
+ *
+ * @module
+ */
+import type * as tls from "node:tls";
+import { type BytesLike, toBuffer } from "../address.js";
+import type { StreamConnection, StreamEvents } from "../core/index.js";
+import { codedError, codes, socketClosed, toCodedError } from "../errors.js";
+import { callExceptionHandler } from "./exception-handler.js";
+import type { Protocol, Transport } from "./protocol.js";
+
+/**
+ * A byte-stream transport. Python: `asyncio.selector_events._SelectorSocketTransport` (and the
+ * TLS transport of `sslproto`), behind the `asyncio.Transport` interface.
+ *
+ * @example
+ * ```ts
+ * const [transport] = await createConnection(() => ({}), "127.0.0.1", port);
+ * transport.writeLines(["GET / HTTP/1.0\r\n", "\r\n"]);
+ * ```
+ */
+export class StreamTransport implements Transport {
+  #conn: StreamConnection;
+  #protocol: Protocol;
+  #onLost: ((transport: StreamTransport) => void) | undefined;
+  #closing = false;
+  #eofWritten = false;
+  #lost = false;
+  /** What a protocol callback threw: passed to `connectionLost` instead of the core's cause. */
+  #failure: Error | null = null;
+  readonly #events: StreamEvents;
+
+  /**
+   * @param conn a core connection, connected (or accepted) and not yet started by anyone else
+   *   than a connector waiting for `onConnect`
+   * @param protocol the protocol to drive
+   * @param onLost runs after `connectionLost` (a server uses it to count its connections)
+   */
+  constructor(conn: StreamConnection, protocol: Protocol, onLost?: (transport: StreamTransport) => void) {
+    this.#conn = conn;
+    this.#protocol = protocol;
+    this.#onLost = onLost;
+    this.#events = {
+      onData: (chunk) => {
+        if (this.#closing) return;
+        try {
+          this.#protocol.dataReceived?.(chunk);
+        } catch (err) {
+          this.#fail(err, "dataReceived");
+        }
+      },
+      onEnd: () => this.#eofReceived(),
+      onWritePaused: () => this.#callFlow("pauseWriting"),
+      onWriteResumed: () => this.#callFlow("resumeWriting"),
+      onClose: (err) => this.#connectionLost(err),
+    };
+  }
+
+  /**
+   * Take over the connection's events, then run `connectionMade`. Returns what
+   * `connectionMade` threw (the connection is then being aborted), or `null`.
+   */
+  begin(): Error | null {
+    this.#conn.start(this.#events);
+    try {
+      this.#protocol.connectionMade?.(this);
+    } catch (err) {
+      this.#fail(err, "connectionMade");
+    }
+    return this.#failure;
+  }
+
+  write(data: BytesLike): void {
+    if (this.#closing) throw socketClosed("the transport");
+    if (this.#eofWritten) throw eofWritten();
+    const buf = toBuffer(data);
+    if (buf.length === 0) return;
+    this.#conn.write(buf);
+  }
+
+  writeLines(list: Iterable<BytesLike>): void {
+    if (this.#closing) throw socketClosed("the transport");
+    if (this.#eofWritten) throw eofWritten();
+    const chunks: Buffer[] = [];
+    for (const item of list) {
+      const buf = toBuffer(item);
+      if (buf.length > 0) chunks.push(buf);
+    }
+    if (chunks.length > 0) this.#conn.writev(chunks);
+  }
+
+  writeEof(): void {
+    if (!this.#conn.canEnd) {
+      throw codedError(codes.BAD_SOCKET, "Cannot write EOF: this transport cannot half-close (TLS)");
+    }
+    if (this.#closing || this.#eofWritten) return;
+    this.#eofWritten = true;
+    this.#conn.end();
+  }
+
+  canWriteEof(): boolean {
+    return this.#conn.canEnd;
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#conn.close();
+  }
+
+  abort(): void {
+    if (this.#lost) return;
+    this.#closing = true;
+    this.#conn.abort();
+  }
+
+  isClosing(): boolean {
+    return this.#closing;
+  }
+
+  pauseReading(): void {
+    if (this.#closing || !this.#conn.reading) return;
+    this.#conn.pauseReading();
+  }
+
+  resumeReading(): void {
+    if (this.#closing || this.#conn.reading) return;
+    this.#conn.resumeReading();
+  }
+
+  isReading(): boolean {
+    return !this.#closing && this.#conn.reading;
+  }
+
+  setWriteBufferLimits(high?: number, low?: number): void {
+    this.#conn.setWriteBufferLimits(high, low);
+  }
+
+  getWriteBufferSize(): number {
+    return this.#conn.writeBufferSize;
+  }
+
+  getWriteBufferLimits(): [low: number, high: number] {
+    return this.#conn.getWriteBufferLimits();
+  }
+
+  getExtraInfo(name: string, fallback?: unknown): unknown {
+    return this.#conn.getExtraInfo(name, fallback);
+  }
+
+  /** The protocol this transport drives. Python: `BaseTransport.get_protocol()`. */
+  getProtocol(): Protocol {
+    return this.#protocol;
+  }
+
+  /**
+   * Hand the connection to another protocol; later callbacks go to it (its `connectionMade`
+   * is not called). Python: `BaseTransport.set_protocol()`.
+   */
+  setProtocol(protocol: Protocol): void {
+    this.#protocol = protocol;
+  }
+
+  /**
+   * Upgrade the connection to TLS in place (for streams' `startTls`). Resolves once the
+   * handshake is done; callbacks keep going to the same protocol.
+   * Python: `loop.start_tls()` (which returns a new transport instead).
+   * @throws `ERR_SOCKET_CLOSED` (as a rejection) once closing.
+   */
+  startTls(options: tls.ConnectionOptions | (tls.TlsOptions & { isServer?: boolean })): Promise<void> {
+    if (this.#closing) return Promise.reject(socketClosed("the transport"));
+    return this.#conn.startTls(options);
+  }
+
+  #eofReceived(): void {
+    if (this.#closing) return;
+    let keepOpen: unknown;
+    try {
+      keepOpen = this.#protocol.eofReceived?.();
+    } catch (err) {
+      this.#fail(err, "eofReceived");
+      return;
+    }
+    // TLS cannot half-close: like asyncio, a `true` has no effect there.
+    if (keepOpen !== true || !this.#conn.canEnd) this.close();
+  }
+
+  #callFlow(name: "pauseWriting" | "resumeWriting"): void {
+    if (this.#lost) return;
+    try {
+      this.#protocol[name]?.();
+    } catch (err) {
+      this.#fail(err, name);
+    }
+  }
+
+  #connectionLost(err: Error | null): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#closing = true;
+    const cause = this.#failure ?? err;
+    try {
+      this.#protocol.connectionLost?.(cause);
+    } catch (thrown) {
+      this.#report(thrown, "connectionLost");
+    }
+    this.#onLost?.(this);
+  }
+
+  /** A protocol callback threw: report it, then abort this connection with it as the cause. */
+  #fail(thrown: unknown, where: string): void {
+    const err = this.#report(thrown, where);
+    if (this.#lost) return;
+    this.#failure ??= err;
+    this.#closing = true;
+    this.#conn.abort(err);
+  }
+
+  #report(thrown: unknown, where: string): Error {
+    const err = toCodedError(thrown);
+    callExceptionHandler({
+      message: `Exception in Protocol.${where}()`,
+      exception: err,
+      transport: this,
+      protocol: this.#protocol,
+    });
+    return err;
+  }
+}
+
+function eofWritten(): Error {
+  return codedError(codes.SOCKET_CLOSED, "Cannot write: the write side was shut by writeEof()");
+}
