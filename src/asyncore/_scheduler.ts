@@ -23,6 +23,7 @@ import type { SocketMap } from "./socket-map.js";
 
 /** Changes made outside a dispatcher's own handlers are seen within this many milliseconds. */
 export const SWEEP_INTERVAL_MS = 8;
+
 /** Iterations run back to back before the loop lets Node's own I/O in. */
 const ITERATIONS_BEFORE_YIELD = 64;
 
@@ -53,6 +54,10 @@ export class Scheduler {
   sweeps = 0;
   #lastSweep = performance.now();
   #waiter: (() => void) | null = null;
+  readonly #extraWaiters: Array<() => void> = [];
+  #waitDeadline = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
   #streak = 0;
   readonly #ready: Dispatcher[] = [];
   readonly #flags: number[] = [];
@@ -64,11 +69,7 @@ export class Scheduler {
   /** `d` may have become ready: look at it in the next iteration (and wake a waiting loop). */
   mark(d: Dispatcher): void {
     this.candidates.add(d);
-    const waiter = this.#waiter;
-    if (waiter !== null) {
-      this.#waiter = null;
-      waiter();
-    }
+    if (this.#waiter !== null) this.#wake();
   }
 
   /** Start (or stop) sweeping `d` because its readiness predicates are its own. */
@@ -84,55 +85,98 @@ export class Scheduler {
   }
 
   /**
-   * Run one iteration: dispatch what is ready now; if nothing is, wait up to `timeout` ms for
-   * something to become ready. Returns a promise only when it had to wait.
+   * Dispatch what is ready now (phases 1–3 of an iteration). Returns false, having dispatched
+   * nothing, when no dispatcher is ready.
    */
-  iterate(timeout: number): Promise<void> | undefined {
-    if (this.#collect() > 0) {
-      this.#dispatchAll();
-      if (++this.#streak < ITERATIONS_BEFORE_YIELD) return undefined;
+  dispatchReady(): boolean {
+    if (this.#collect() === 0) {
       this.#streak = 0;
-      return new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    this.#streak = 0;
-    return this.#waitAndDispatch(timeout);
-  }
-
-  async #waitAndDispatch(timeout: number): Promise<void> {
-    const deadline = performance.now() + Math.max(0, timeout);
-    for (;;) {
-      await this.#wait(deadline);
-      if (this.#collect() > 0) break;
-      if (performance.now() >= deadline) return;
+      return false;
     }
     this.#dispatchAll();
+    return true;
   }
 
-  /** Resolve on the first mark(), at the next sweep, or at the deadline (at least one I/O turn). */
-  #wait(deadline: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | NodeJS.Immediate;
-      let immediate = false;
-      const wake = (): void => {
-        if (immediate) clearImmediate(timer as NodeJS.Immediate);
-        else clearTimeout(timer as NodeJS.Timeout);
-        if (this.#waiter === wake) this.#waiter = null;
-        resolve();
-      };
-      const previous = this.#waiter;
-      this.#waiter = previous === null ? wake : chain(previous, wake);
-      const now = performance.now();
-      const wakeAt =
-        this.watched.size > 0 ? Math.min(deadline, this.#lastSweep + SWEEP_INTERVAL_MS) : deadline;
-      const delay = wakeAt - now;
-      if (delay < 1) {
-        immediate = true;
-        timer = setImmediate(wake);
-      } else {
-        timer = setTimeout(wake, Math.ceil(delay));
-      }
-    });
+  /**
+   * True once every {@link ITERATIONS_BEFORE_YIELD} iterations that ran back to back without
+   * waiting: the caller then lets Node's own I/O in before the next one.
+   */
+  dueForIo(): boolean {
+    if (++this.#streak < ITERATIONS_BEFORE_YIELD) return false;
+    this.#streak = 0;
+    return true;
   }
+
+  /**
+   * Wait until a dispatcher may have become ready, a sweep is due, or `deadline`
+   * (a `performance.now()` time) has passed; at least one turn of Node's event loop.
+   */
+  wait(deadline: number): Promise<void> {
+    this.#waitDeadline = deadline;
+    const promise = new Promise<void>(this.#takeResolver);
+    const now = performance.now();
+    const wakeAt = this.watched.size > 0 ? Math.min(deadline, this.#lastSweep + SWEEP_INTERVAL_MS) : deadline;
+    if (wakeAt - now < 1) {
+      setImmediate(this.#onTimer);
+    } else {
+      this.#armTimer(wakeAt, now);
+    }
+    return promise;
+  }
+
+  /** The loop is done with this map for now: let the process exit. */
+  idle(): void {
+    this.#timer?.unref();
+  }
+
+  readonly #takeResolver = (resolve: () => void): void => {
+    if (this.#waiter === null) this.#waiter = resolve;
+    else this.#extraWaiters.push(resolve);
+  };
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    if (waiter === null) return;
+    this.#waiter = null;
+    waiter();
+    if (this.#extraWaiters.length > 0) for (const w of this.#extraWaiters.splice(0)) w();
+  }
+
+  /**
+   * One timer per scheduler, re-armed only when a wait must end sooner than it is set for, and
+   * unref'd while nobody waits: waiting costs no timer operations on the hot path.
+   */
+  #armTimer(wakeAt: number, now: number): void {
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(this.#onTimer, Math.ceil(wakeAt - now));
+      this.#timerDue = wakeAt;
+      return;
+    }
+    if (this.#timerDue > wakeAt || this.#timerDue < now) {
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(this.#onTimer, Math.ceil(wakeAt - now));
+      this.#timerDue = wakeAt;
+    } else {
+      this.#timer.ref();
+    }
+  }
+
+  readonly #onTimer = (): void => {
+    if (this.#waiter === null) return;
+    const now = performance.now();
+    const sweepDue = this.watched.size > 0 && now - this.#lastSweep >= SWEEP_INTERVAL_MS;
+    if (sweepDue || now >= this.#waitDeadline - 0.5) {
+      this.#timer?.unref();
+      this.#wake();
+      return;
+    }
+    const wakeAt =
+      this.watched.size > 0
+        ? Math.min(this.#waitDeadline, this.#lastSweep + SWEEP_INTERVAL_MS)
+        : this.#waitDeadline;
+    this.#timerDue = 0;
+    this.#armTimer(wakeAt, now);
+  };
 
   /** Phases 1–2: sweep if due, then keep the candidates that are ready. Returns how many. */
   #collect(): number {
@@ -232,13 +276,6 @@ function guarded(d: Dispatcher, fn: () => void): void {
       process.emitWarning(`asyncore: close() failed after a handler error: ${describe(closeErr)}`);
     }
   }
-}
-
-function chain(a: () => void, b: () => void): () => void {
-  return () => {
-    a();
-    b();
-  };
 }
 
 function describe(err: unknown): string {
