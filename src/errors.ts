@@ -47,6 +47,8 @@ export const codes = {
   SERVER_CLOSED: "ERR_SERVER_CLOSED",
   /** A connection was refused or closed by a server limit (connection count, idle time, input size). */
   LIMIT_REACHED: "ERR_LIMIT_REACHED",
+  /** A method meant to be overridden by a subclass was not (Python's `NotImplementedError`). */
+  METHOD_NOT_IMPLEMENTED: "ERR_METHOD_NOT_IMPLEMENTED",
 } as const;
 
 /** A `TypeError` or `RangeError`-style argument error with `ERR_INVALID_ARG_VALUE`. */
