@@ -48,6 +48,16 @@ export class ChunkQueue {
     return i === 0 && this.#offset > 0 ? c.subarray(this.#offset) : c;
   }
 
+  /** The `i`-th live chunk whole, including any part already taken (see `skipped`). */
+  rawChunk(i: number): Buffer {
+    return this.#chunks[this.#head + i]!;
+  }
+
+  /** Bytes already taken from the `i`-th live chunk (only the first one has any). */
+  skipped(i: number): number {
+    return i === 0 ? this.#offset : 0;
+  }
+
   /** The byte at `pos` from the front, or `undefined` past the end. O(chunks before it). */
   byteAt(pos: number): number | undefined {
     if (pos < 0 || pos >= this.#length) return undefined;

@@ -27,28 +27,36 @@ export interface SeparatorMatch {
 }
 
 /**
- * The earliest-ending match in `hay` of any of `seps` (sorted by length, shortest first),
- * ties to the shortest. Several separators are searched in doubling windows so that the cost
- * stays proportional to the distance of the match, not to the length of `hay`.
+ * The earliest-ending match of any of `seps` (sorted by length, shortest first) in `hay` from
+ * byte `from` on, ties to the shortest; offsets relative to `from`. Several separators are
+ * searched in doubling windows so that the cost stays proportional to the distance of the
+ * match, not to the length of `hay`.
  */
-export function firstMatch(hay: Buffer, seps: readonly Buffer[], maxLength: number): SeparatorMatch | null {
+export function firstMatch(
+  hay: Buffer,
+  from: number,
+  seps: readonly Buffer[],
+  maxLength: number,
+): SeparatorMatch | null {
   if (seps.length === 1) {
     const sep = seps[0]!;
-    const i = hay.indexOf(sep);
-    return i < 0 ? null : { start: i, end: i + sep.length };
+    const i = hay.indexOf(sep, from);
+    return i < 0 ? null : { start: i - from, end: i - from + sep.length };
   }
-  let lo = 0;
+  let lo = from;
   let width = FIRST_WINDOW;
   while (lo < hay.length) {
     // Every match starting in [lo, lo + width) lies whole in [lo, hi).
     const hi = Math.min(hay.length, lo + width + maxLength - 1);
-    const view = hay.subarray(lo, hi);
+    const whole = hi === hay.length;
+    const view = whole ? hay : hay.subarray(lo, hi);
+    const base = whole ? 0 : lo;
     let best: SeparatorMatch | null = null;
     for (const sep of seps) {
-      const i = view.indexOf(sep);
+      const i = view.indexOf(sep, lo - base);
       if (i < 0) continue;
-      const end = lo + i + sep.length;
-      if (best === null || end < best.end) best = { start: lo + i, end };
+      const end = base + i + sep.length - from;
+      if (best === null || end < best.end) best = { start: base + i - from, end };
     }
     if (best !== null) return best;
     lo += width;
@@ -85,37 +93,46 @@ export class SeparatorScan {
   /** Search the chunks not searched yet; the earliest-ending match, or `null`. */
   advance(queue: ChunkQueue): SeparatorMatch | null {
     while (this.#chunks < queue.chunkCount) {
-      const match = this.#scanSegment(queue.chunk(this.#chunks));
+      const i = this.#chunks;
+      const match = this.#scanSegment(queue.rawChunk(i), queue.skipped(i));
       if (match !== null) return match;
       this.#chunks++;
     }
     return null;
   }
 
-  #scanSegment(seg: Buffer): SeparatorMatch | null {
+  /** Search `chunk` from byte `from` on (the part of it not yet taken from the queue). */
+  #scanSegment(chunk: Buffer, from: number): SeparatorMatch | null {
     const base = this.#scanned;
     const keep = this.#maxLength - 1;
-    let best: SeparatorMatch | null = null;
+    const length = chunk.length - from;
     const tail = this.#tail;
+    let best: SeparatorMatch | null = null;
+    // The carried-over bytes and the start of this segment, where matches may straddle both.
+    let seam: Buffer | null = null;
     if (tail.length > 0) {
-      // Matches that begin in the carried-over bytes and end in this segment.
-      const seam = Buffer.concat([tail, seg.subarray(0, keep)]);
-      const m = firstMatch(seam, this.#seps, this.#maxLength);
+      seam = Buffer.concat([tail, chunk.subarray(from, from + keep)]);
+      const m = firstMatch(seam, 0, this.#seps, this.#maxLength);
       if (m !== null) best = { start: base - tail.length + m.start, end: base - tail.length + m.end };
     }
-    const m = firstMatch(seg, this.#seps, this.#maxLength);
-    if (m !== null) {
-      const start = base + m.start;
-      const end = base + m.end;
-      // On equal ends the seam match is the same match or a longer separator: keep the shorter.
-      if (best === null || end < best.end || (end === best.end && start > best.start)) best = { start, end };
+    // A segment no longer than `keep` lies whole in the seam: nothing more to search.
+    if (seam === null || length > keep) {
+      const m = firstMatch(chunk, from, this.#seps, this.#maxLength);
+      if (m !== null) {
+        const start = base + m.start;
+        const end = base + m.end;
+        // On equal ends the seam match is the same match or a longer separator: keep the shorter.
+        if (best === null || end < best.end || (end === best.end && start > best.start))
+          best = { start, end };
+      }
     }
     if (best !== null) return best;
-    this.#scanned = base + seg.length;
+    this.#scanned = base + length;
     if (keep === 0) this.#tail = EMPTY;
-    else if (seg.length >= keep) this.#tail = seg.subarray(seg.length - keep);
+    else if (length >= keep) this.#tail = chunk.subarray(chunk.length - keep);
     else {
-      const joined = Buffer.concat([tail, seg]);
+      // The seam is the old tail plus this whole segment.
+      const joined = seam ?? chunk.subarray(from);
       this.#tail = joined.subarray(Math.max(0, joined.length - keep));
     }
     return null;

@@ -53,8 +53,14 @@ interface Waiter {
  *
  * @example
  * ```ts
- * const [reader, writer] = await openConnection("127.0.0.1", server.addresses[0][1]);
- * for await (const line of reader) console.log(line.toString().trimEnd());
+ * const server = await startServer(async (r, w) => {
+ *   for await (const line of r) w.write(line); // echo line by line
+ *   w.close();
+ * }, "127.0.0.1", 0);
+ * const [host, port] = server.addresses[0] as [string, number];
+ * const [reader, writer] = await openConnection(host, port);
+ * writer.write("hello\n");
+ * console.log((await reader.readLine()).toString()); // "hello\n"
  *
  * // or, without a socket:
  * const r = new StreamReader();
@@ -74,6 +80,8 @@ export class StreamReader {
   #claimed: Buffer[] | null = null;
   #flow: ReadingFlowControl | null = null;
   #paused = false;
+  /** The last string separators given to `readUntil`, converted (most calls repeat them). */
+  #lastSeps: { key: readonly string[]; seps: readonly Buffer[] } | null = null;
 
   static {
     installReaderInternals({
@@ -237,7 +245,7 @@ export class StreamReader {
    * ```
    */
   async readUntil(separator: Separator = "\n", opts: ReadOptions = {}): Promise<Buffer> {
-    const seps = toSeparators(separator);
+    const seps = this.#separators(separator);
     this.#enter(opts.signal);
     const op = {};
     try {
@@ -349,7 +357,10 @@ export class StreamReader {
       };
       signal?.addEventListener("abort", onAbort, { once: true });
     });
-    if (signal?.aborted) {
+    if (this.#exception !== null) {
+      // Set after this read was woken up and before it ran again: nothing would wake it now.
+      this.#failWaiter(this.#exception);
+    } else if (signal?.aborted) {
       this.#failWaiter(signal.reason);
     } else if (this.#paused) {
       // Waiting while paused would never end (readExactly(n) with n > limit needs this).
@@ -381,6 +392,23 @@ export class StreamReader {
     }
     this.#current = null;
     waiter.fail(err);
+  }
+
+  /** `separator` as sorted Buffers, reusing the last conversion when the strings repeat. */
+  #separators(separator: Separator): readonly Buffer[] {
+    if (separator === "\n") return NEWLINE;
+    const list = typeof separator === "string" ? [separator] : separator;
+    const last = this.#lastSeps;
+    if (last !== null && Array.isArray(list) && list.length === last.key.length) {
+      let same = true;
+      for (let i = 0; i < list.length && same; i++) same = list[i] === last.key[i];
+      if (same) return last.seps;
+    }
+    const seps = toSeparators(separator);
+    if (Array.isArray(list) && list.every((s) => typeof s === "string")) {
+      this.#lastSeps = { key: [...list] as string[], seps };
+    }
+    return seps;
   }
 
   #maybeResume(): void {

@@ -410,6 +410,15 @@ describe("StreamReader: CPython test_streams cases", () => {
     await assert.rejects(p, (e) => e === err);
   });
 
+  it("setException between a wake-up and the read running again still ends the read", async () => {
+    const r = new StreamReader();
+    const p = r.readExactly(10);
+    r.feedData(b("abc"));
+    const err = new Error("lost");
+    r.setException(err);
+    await assert.rejects(p, (e) => e === err);
+  });
+
   it("test_exception_cancel: abort, then setException, leaves nothing waiting", async () => {
     const r = new StreamReader();
     const ac = new AbortController();
