@@ -65,10 +65,9 @@ export const netBackend: SocketBackend = {
   },
 
   listen(addr: Address, options: ListenOptions, events: ListenerEvents): Promise<StreamListener> {
-    const serverOptions = { allowHalfOpen: true, pauseOnConnect: true };
     const server = options.tls
-      ? tls.createServer({ ...serverOptions, ...options.tls })
-      : net.createServer(serverOptions);
+      ? tls.createServer({ ...options.tls, ...serverOptions(true) })
+      : net.createServer(serverOptions(false));
     attachConnections(server, events);
     return new Promise<StreamListener>((resolve, reject) => {
       const onStartupError = (err: Error): void => {
@@ -99,7 +98,7 @@ export const netBackend: SocketBackend = {
   adoptListener(server: unknown, events: ListenerEvents): StreamListener {
     if (!(server instanceof net.Server)) throw invalidArgType("Cannot adopt listener: expected a net.Server");
     // Both are read by Node at each accept, so setting them on a live server takes effect.
-    Object.assign(server, { allowHalfOpen: true, pauseOnConnect: true });
+    Object.assign(server, serverOptions(server instanceof tls.Server));
     attachConnections(server, events);
     server.on("error", (err: Error) => events.onAcceptError(err));
     server.on("close", () => events.onClose());
@@ -116,6 +115,16 @@ export const netBackend: SocketBackend = {
     return new NetDatagramEndpoint(dgram.createSocket({ type: family === 6 ? "udp6" : "udp4" }), events);
   },
 };
+
+/**
+ * Accepted sockets start paused. Plain ones stay half-open after the peer's EOF. TLS ones do
+ * not: TLS cannot half-close, and with `allowHalfOpen` Node never reports a client that sends
+ * FIN before its handshake is done (e.g. one that rejected our certificate), so that socket
+ * would stay open for ever and keep the server from closing.
+ */
+function serverOptions(isTls: boolean): { allowHalfOpen: boolean; pauseOnConnect: boolean } {
+  return { allowHalfOpen: !isTls, pauseOnConnect: true };
+}
 
 /** Hand every accepted socket to `events`, paused, as a connection. */
 function attachConnections(server: net.Server, events: ListenerEvents): void {
