@@ -221,7 +221,7 @@ for (const kind of kinds) {
       }
       const flow = remote.events.slice(1);
       assert.ok(flow.length >= 2 && flow.length % 2 === 0, `unpaired flow events: ${flow.join(",")}`);
-      flow.forEach((e, i) => assert.equal(e, i % 2 === 0 ? "pauseWriting" : "resumeWriting"));
+      for (const [i, e] of flow.entries()) assert.equal(e, i % 2 === 0 ? "pauseWriting" : "resumeWriting");
       await client.bytes(written);
       transport.close();
       await within(remote.lost.promise);
