@@ -82,6 +82,8 @@ export class Scheduler {
   forget(d: Dispatcher): void {
     this.candidates.delete(d);
     this.watched.delete(d);
+    // A loop waiting on an empty map ends now rather than at its timeout.
+    if (this.map.size === 0 && this.#waiter !== null) this.#wake();
   }
 
   /**
