@@ -8,6 +8,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { benchCommand, type CommandIO } from "./bench-command.js";
+import { chatCommand } from "./chat-command.js";
 
 /** One entry of the command table. */
 export interface CommandEntry {
@@ -20,7 +21,7 @@ export interface CommandEntry {
 /** Every `asyncore` command. */
 export const commands: Readonly<Record<string, CommandEntry>> = {
   echo: { summary: "Echo server (--api dispatcher|chat|protocol|streams)" },
-  chat: { summary: "Multi-user line chat server built on AsyncChat" },
+  chat: { summary: "Multi-user line chat server built on AsyncChat", run: chatCommand },
   bench: { summary: "Ping-pong load generator against an echo server", run: benchCommand },
   demo: { summary: "Short side-by-side run of every API and raw node:net" },
   connect: { summary: "Connect to HOST PORT: stdin to the socket, the socket to stdout" },
