@@ -31,6 +31,9 @@ export const ACCEPT_QUEUE_MIN = 1024;
 /** Datagrams kept for `recvfrom()` at most; later ones are dropped, as a full kernel buffer would. */
 export const DATAGRAM_QUEUE_LIMIT = 4096;
 
+/** Shared empty queue: replaced by a real array before the first push, so idle channels allocate none. */
+const NONE: never[] = [];
+
 /**
  * Per-dispatcher socket state. Fields are public to the asyncore layer only (this file is not
  * exported from the package).
@@ -43,7 +46,7 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   datagram: DatagramEndpoint | undefined;
 
   /** Received chunks from `head` on; the first is consumed up to `offset`. */
-  chunks: Buffer[] = [];
+  chunks: Buffer[] = NONE;
   head = 0;
   offset = 0;
   queued = 0;
@@ -53,13 +56,13 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   gone = false;
   /** A connect, bind or listen failure waiting to be raised inside the loop. */
   failure: Error | null = null;
-  accepted: StreamConnection[] = [];
+  accepted: StreamConnection[] = NONE;
   acceptLimit = ACCEPT_QUEUE_MIN;
-  datagrams: Array<[Buffer, Address]> = [];
+  datagrams: Array<[Buffer, Address]> = NONE;
   droppedDatagrams = 0;
   datagramConnecting = false;
   /** Accept errors (EMFILE, …) waiting to be reported inside the loop. */
-  acceptErrors: Error[] = [];
+  acceptErrors: Error[] = NONE;
   /** The dispatcher's readable()/writable() are its own, so only a sweep can see them change. */
   ownPredicates = false;
   /** Bumped by every operation that changes socket state (recv, send, accept, close …). */
@@ -99,6 +102,7 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   }
 
   onData(chunk: Buffer): void {
+    if (this.chunks === NONE) this.chunks = [];
     this.chunks.push(chunk);
     this.queued += chunk.length;
     if (this.queued >= READ_QUEUE_LIMIT) this.conn?.pauseReading();
@@ -130,6 +134,7 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   onConnection(conn: StreamConnection): void {
     if (this.accepted.length >= this.acceptLimit) {
       conn.abort();
+      if (this.acceptErrors === NONE) this.acceptErrors = [];
       this.acceptErrors.push(
         Object.assign(
           new Error(`Connection dropped: ${this.acceptLimit} accepted connections wait for accept()`),
@@ -139,12 +144,14 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
         ),
       );
     } else {
+      if (this.accepted === NONE) this.accepted = [];
       this.accepted.push(conn);
     }
     this.#mark();
   }
 
   onAcceptError(err: Error): void {
+    if (this.acceptErrors === NONE) this.acceptErrors = [];
     this.acceptErrors.push(err);
     this.#mark();
   }
@@ -155,6 +162,7 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
       this.droppedDatagrams++;
       return;
     }
+    if (this.datagrams === NONE) this.datagrams = [];
     this.datagrams.push([data, from]);
     this.#mark();
   }
@@ -196,12 +204,12 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
 
   /** Forget the socket objects (after close). */
   release(): void {
-    this.chunks = [];
+    this.chunks = NONE;
     this.head = 0;
     this.offset = 0;
     this.queued = 0;
     for (const conn of this.accepted) conn.abort();
-    this.accepted = [];
-    this.datagrams = [];
+    this.accepted = NONE;
+    this.datagrams = NONE;
   }
 }

@@ -23,7 +23,7 @@ const SEND_SLICE = 65536;
  * ```
  */
 export class DispatcherWithSend extends Dispatcher {
-  #out: Buffer[] = [];
+  #out: Buffer[] | undefined;
   #outHead = 0;
   #outSize = 0;
 
@@ -35,6 +35,7 @@ export class DispatcherWithSend extends Dispatcher {
   /** Hand buffered bytes to the socket while it takes them. Python: `initiate_send()`. */
   initiateSend(): void {
     const out = this.#out;
+    if (out === undefined) return;
     while (this.#outSize > 0) {
       const head = out[this.#outHead]!;
       const slice = head.length > SEND_SLICE ? head.subarray(0, SEND_SLICE) : head;
@@ -68,7 +69,7 @@ export class DispatcherWithSend extends Dispatcher {
     const buf = toBuffer(data);
     if (this.debug) this.logInfo(`sending ${JSON.stringify(buf.toString("latin1"))}`);
     if (buf.length === 0) return 0;
-    this.#out.push(buf);
+    (this.#out ??= []).push(buf);
     this.#outSize += buf.length;
     this.initiateSend();
     this[kChannel].scheduler?.mark(this);
@@ -77,7 +78,7 @@ export class DispatcherWithSend extends Dispatcher {
 
   override close(): void {
     super.close();
-    this.#out = [];
+    this.#out = undefined;
     this.#outHead = 0;
     this.#outSize = 0;
   }

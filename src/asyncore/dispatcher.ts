@@ -54,8 +54,7 @@ export class Dispatcher {
   closing = false;
   /** Peer address (connected) or bound address (listening). */
   addr: Address | undefined = undefined;
-  /** Log types `logInfo` does not print. */
-  ignoreLogTypes: Set<string> = new Set(["warning"]);
+  #ignoreLogTypes: Set<string> | undefined;
   /** @internal */
   readonly [kChannel]: Channel;
   #map: SocketMap;
@@ -78,6 +77,14 @@ export class Dispatcher {
         if (this.connected) this.addr = this[kChannel].conn?.remoteAddress ?? "";
       }
     }
+  }
+
+  /** Log types `logInfo` does not print. Default: `new Set(["warning"])` (made on first use). */
+  get ignoreLogTypes(): Set<string> {
+    return (this.#ignoreLogTypes ??= new Set(["warning"]));
+  }
+  set ignoreLogTypes(types: Set<string>) {
+    this.#ignoreLogTypes = types;
   }
 
   /** The Node object underneath, once there is one. */
