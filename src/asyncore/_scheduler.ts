@@ -45,6 +45,20 @@ export function schedulerFor(map: SocketMap): Scheduler {
   return s;
 }
 
+/** One `loop()` or `poll()` call being served. */
+interface Run {
+  /** Iterations still to run. */
+  left: number;
+  /** How long an iteration may wait, ms. */
+  readonly timeout: number;
+  /** When the current waiting iteration gives up (`performance.now()` time), or NaN. */
+  deadline: number;
+  /** The current waiting iteration has let Node's event loop turn at least once. */
+  turned: boolean;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 export class Scheduler {
   readonly map: SocketMap;
   readonly candidates = new Set<Dispatcher>();
@@ -54,14 +68,17 @@ export class Scheduler {
   collections = 0;
   sweeps = 0;
   #lastSweep = performance.now();
-  #waiter: (() => void) | null = null;
-  readonly #extraWaiters: Array<() => void> = [];
-  #waitDeadline = 0;
+  /** Active runs; iterations serve the newest (a loop() nested in a handler runs first). */
+  readonly #runs: Run[] = [];
+  /** A run is waiting for an event, a sweep or its deadline. */
+  #waiting = false;
+  #stepQueued = false;
   #timer: NodeJS.Timeout | undefined;
   #timerDue = 0;
   #streak = 0;
   readonly #ready: Dispatcher[] = [];
   readonly #flags: number[] = [];
+  #readyCount = 0;
 
   constructor(map: SocketMap) {
     this.map = map;
@@ -70,7 +87,7 @@ export class Scheduler {
   /** `d` may have become ready: look at it in the next iteration (and wake a waiting loop). */
   mark(d: Dispatcher): void {
     this.candidates.add(d);
-    if (this.#waiter !== null) this.#wake();
+    if (this.#waiting) this.#queueStep();
   }
 
   /** Start (or stop) sweeping `d` because its readiness predicates are its own. */
@@ -84,79 +101,91 @@ export class Scheduler {
     this.candidates.delete(d);
     this.watched.delete(d);
     // A loop waiting on an empty map ends now rather than at its timeout.
-    if (this.map.size === 0 && this.#waiter !== null) this.#wake();
+    if (this.map.size === 0 && this.#waiting) this.#queueStep();
   }
 
   /**
-   * Dispatch what is ready now (phases 1–3 of an iteration). Returns false, having dispatched
-   * nothing, when no dispatcher is ready.
+   * Serve `count` iterations (or until the map is empty), each waiting up to `timeout` ms when
+   * nothing is ready. Resolves when done; rejects with an `ExitNow` a handler threw.
    */
-  dispatchReady(): boolean {
-    if (this.#collect() === 0) {
-      this.#streak = 0;
-      return false;
-    }
-    this.#dispatchAll();
-    return true;
+  run(count: number, timeout: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#runs.push({ left: count, timeout, deadline: Number.NaN, turned: false, resolve, reject });
+      this.#queueStep();
+    });
+  }
+
+  #queueStep(): void {
+    this.#waiting = false;
+    if (this.#stepQueued) return;
+    this.#stepQueued = true;
+    queueMicrotask(this.#step);
   }
 
   /**
-   * True once every {@link ITERATIONS_BEFORE_YIELD} iterations that ran back to back without
-   * waiting: the caller then lets Node's own I/O in before the next one.
+   * Run iterations for the newest run until it is done or must wait. Iterations that find work
+   * run back to back, yielding to Node's event loop every {@link ITERATIONS_BEFORE_YIELD}.
    */
-  dueForIo(): boolean {
-    if (++this.#streak < ITERATIONS_BEFORE_YIELD) return false;
-    this.#streak = 0;
-    return true;
-  }
-
-  /**
-   * Wait until a dispatcher may have become ready, a sweep is due, or `deadline`
-   * (a `performance.now()` time) has passed; at least one turn of Node's event loop.
-   */
-  wait(deadline: number): Promise<void> {
-    this.#waitDeadline = deadline;
-    const promise = new Promise<void>(this.#takeResolver);
-    const now = performance.now();
-    const wakeAt = this.watched.size > 0 ? Math.min(deadline, this.#lastSweep + SWEEP_INTERVAL_MS) : deadline;
-    if (wakeAt - now < 1) {
-      setImmediate(this.#onTimer);
-    } else {
-      this.#armTimer(wakeAt, now);
-    }
-    return promise;
-  }
-
-  /** The loop is done with this map for now: let the process exit. */
-  idle(): void {
-    this.#timer?.unref();
-  }
-
-  readonly #takeResolver = (resolve: () => void): void => {
-    if (this.#waiter === null) this.#waiter = resolve;
-    else this.#extraWaiters.push(resolve);
-  };
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    if (waiter === null) return;
-    this.#waiter = null;
-    waiter();
-    if (this.#extraWaiters.length > 0) for (const w of this.#extraWaiters.splice(0)) w();
-  }
-
-  /**
-   * One timer per scheduler, re-armed only when a wait must end sooner than it is set for, and
-   * unref'd while nobody waits: waiting costs no timer operations on the hot path.
-   */
-  #armTimer(wakeAt: number, now: number): void {
-    if (this.#timer === undefined) {
-      this.#timer = setTimeout(this.#onTimer, Math.ceil(wakeAt - now));
-      this.#timerDue = wakeAt;
+  readonly #step = (): void => {
+    this.#stepQueued = false;
+    const run = this.#runs.at(-1);
+    if (run === undefined) return;
+    try {
+      while (run.left > 0 && this.map.size > 0) {
+        if (this.#collect() > 0) {
+          run.deadline = Number.NaN;
+          run.left--;
+          this.#dispatchAll();
+          if (++this.#streak >= ITERATIONS_BEFORE_YIELD) {
+            this.#streak = 0;
+            setImmediate(this.#resume);
+            return;
+          }
+          continue;
+        }
+        this.#streak = 0;
+        const now = performance.now();
+        if (Number.isNaN(run.deadline)) {
+          run.deadline = now + run.timeout;
+          run.turned = false;
+        } else if (run.turned && now >= run.deadline) {
+          // An iteration that waited its whole timeout and found nothing.
+          run.deadline = Number.NaN;
+          run.left--;
+          continue;
+        }
+        this.#sleep(run, now);
+        return;
+      }
+    } catch (err) {
+      this.#finish(run, err);
       return;
     }
-    if (this.#timerDue > wakeAt || this.#timerDue < now) {
-      clearTimeout(this.#timer);
+    this.#finish(run, undefined);
+  };
+
+  readonly #resume = (): void => {
+    const run = this.#runs.at(-1);
+    if (run !== undefined) run.turned = true;
+    this.#queueStep();
+  };
+
+  /**
+   * Wait for mark(), the next sweep or the deadline. An iteration ends empty only after Node's
+   * event loop has turned once (so `poll(0)` sees what the kernel already delivered): short
+   * waits use `setImmediate`, longer ones the scheduler's one timer.
+   */
+  #sleep(run: Run, now: number): void {
+    this.#waiting = true;
+    const wakeAt =
+      this.watched.size > 0 ? Math.min(run.deadline, this.#lastSweep + SWEEP_INTERVAL_MS) : run.deadline;
+    if (wakeAt - now < 1) {
+      setImmediate(this.#onTurn);
+      return;
+    }
+    // Re-armed only when this wait must end sooner than the timer is set for.
+    if (this.#timer === undefined || this.#timerDue > wakeAt || this.#timerDue <= now) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = setTimeout(this.#onTimer, Math.ceil(wakeAt - now));
       this.#timerDue = wakeAt;
     } else {
@@ -164,29 +193,35 @@ export class Scheduler {
     }
   }
 
-  readonly #onTimer = (): void => {
-    if (this.#waiter === null) return;
-    const now = performance.now();
-    const sweepDue = this.watched.size > 0 && now - this.#lastSweep >= SWEEP_INTERVAL_MS;
-    if (sweepDue || now >= this.#waitDeadline - 0.5) {
-      this.#timer?.unref();
-      this.#wake();
-      return;
-    }
-    const wakeAt =
-      this.watched.size > 0
-        ? Math.min(this.#waitDeadline, this.#lastSweep + SWEEP_INTERVAL_MS)
-        : this.#waitDeadline;
-    this.#timerDue = 0;
-    this.#armTimer(wakeAt, now);
+  readonly #onTurn = (): void => {
+    const run = this.#runs.at(-1);
+    if (run !== undefined) run.turned = true;
+    if (this.#waiting) this.#queueStep();
   };
+
+  readonly #onTimer = (): void => {
+    this.#timerDue = 0;
+    if (this.#waiting) this.#queueStep();
+  };
+
+  #finish(run: Run, err: unknown): void {
+    const i = this.#runs.lastIndexOf(run);
+    if (i >= 0) this.#runs.splice(i, 1);
+    if (this.#runs.length === 0) {
+      this.#waiting = false;
+      this.#timer?.unref();
+    } else {
+      this.#queueStep();
+    }
+    if (err === undefined) run.resolve();
+    else run.reject(err);
+  }
 
   /** Phases 1–2: sweep if due, then keep the candidates that are ready. Returns how many. */
   #collect(): number {
     const ready = this.#ready;
     const flags = this.#flags;
-    ready.length = 0;
-    flags.length = 0;
+    let n = 0;
     this.collections++;
     if (this.watched.size > 0) {
       const now = performance.now();
@@ -201,11 +236,13 @@ export class Scheduler {
       const f = this.#readiness(d);
       if (f === 0) this.candidates.delete(d);
       else {
-        ready.push(d);
-        flags.push(f);
+        ready[n] = d;
+        flags[n] = f;
+        n++;
       }
     }
-    return ready.length;
+    this.#readyCount = n;
+    return n;
   }
 
   #readiness(d: Dispatcher): number {
@@ -226,10 +263,14 @@ export class Scheduler {
   #dispatchAll(): void {
     const ready = this.#ready;
     const flags = this.#flags;
-    const n = ready.length;
-    for (let i = 0; i < n; i++) this.#dispatch(ready[i]!, flags[i]!);
-    ready.length = 0;
-    flags.length = 0;
+    const n = this.#readyCount;
+    this.#readyCount = 0;
+    try {
+      for (let i = 0; i < n; i++) this.#dispatch(ready[i]!, flags[i]!);
+    } finally {
+      // Drop references so closed dispatchers can be collected.
+      for (let i = 0; i < n; i++) ready[i] = undefined as unknown as Dispatcher;
+    }
   }
 
   #dispatch(d: Dispatcher, f: number): void {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Scheduler, schedulerFor } from "./_scheduler.js";
+import { schedulerFor } from "./_scheduler.js";
 import { type SocketMap, socketMap } from "./socket-map.js";
 
 /** Options of {@link loop}. */
@@ -31,31 +31,11 @@ export interface LoopOptions {
  */
 export async function loop(options: LoopOptions = {}): Promise<void> {
   const map = options.map ?? socketMap;
-  const timeout = Math.max(0, options.timeout ?? 30000);
-  let left = options.count ?? Number.POSITIVE_INFINITY;
-  const scheduler = schedulerFor(map);
-  try {
-    while (map.size > 0 && left > 0) {
-      left--;
-      if (scheduler.dispatchReady()) {
-        // Level-triggered readiness can keep dispatchers ready: let Node's own I/O in now and then.
-        if (scheduler.dueForIo()) await new Promise<void>((resolve) => setImmediate(resolve));
-        continue;
-      }
-      await waitAndDispatch(scheduler, timeout);
-    }
-  } finally {
-    scheduler.idle();
-  }
-}
-
-/** The rest of an iteration that found nothing ready: wait up to `timeout`, then dispatch. */
-async function waitAndDispatch(scheduler: Scheduler, timeout: number): Promise<void> {
-  const deadline = performance.now() + timeout;
-  for (;;) {
-    await scheduler.wait(deadline);
-    if (scheduler.dispatchReady() || scheduler.map.size === 0 || performance.now() >= deadline) return;
-  }
+  if (map.size === 0) return;
+  await schedulerFor(map).run(
+    options.count ?? Number.POSITIVE_INFINITY,
+    Math.max(0, options.timeout ?? 30000),
+  );
 }
 
 /**
@@ -64,13 +44,7 @@ async function waitAndDispatch(scheduler: Scheduler, timeout: number): Promise<v
  */
 export async function poll(timeout = 0, map: SocketMap = socketMap): Promise<void> {
   if (map.size === 0) return;
-  const scheduler = schedulerFor(map);
-  try {
-    if (!scheduler.dispatchReady()) await waitAndDispatch(scheduler, Math.max(0, timeout));
-    else if (scheduler.dueForIo()) await new Promise<void>((resolve) => setImmediate(resolve));
-  } finally {
-    scheduler.idle();
-  }
+  await schedulerFor(map).run(1, Math.max(0, timeout));
 }
 
 /**
