@@ -92,8 +92,9 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
     return this.datagram !== undefined && !this.datagram.closed && !this.datagramConnecting;
   }
 
+  /** Socket events come from Node's event loop, never from inside a handler. */
   #mark(): void {
-    this.scheduler?.mark(this.owner);
+    this.scheduler?.markFromEvent(this.owner);
   }
 
   // --- stream events -------------------------------------------------------------------------

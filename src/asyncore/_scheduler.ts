@@ -73,6 +73,8 @@ export class Scheduler {
   /** A run is waiting for an event, a sweep or its deadline. */
   #waiting = false;
   #stepQueued = false;
+  /** An iteration is running (handlers may be on the stack). */
+  #stepping = false;
   #timer: NodeJS.Timeout | undefined;
   #timerDue = 0;
   #streak = 0;
@@ -88,6 +90,18 @@ export class Scheduler {
   mark(d: Dispatcher): void {
     this.candidates.add(d);
     if (this.#waiting) this.#queueStep();
+  }
+
+  /**
+   * Like {@link mark}, for socket events: they arrive from Node's event loop, outside any
+   * handler, so a waiting loop runs its iteration right here instead of in a microtask.
+   */
+  markFromEvent(d: Dispatcher): void {
+    this.candidates.add(d);
+    if (this.#waiting && !this.#stepQueued && !this.#stepping) {
+      this.#waiting = false;
+      this.#step();
+    }
   }
 
   /** Start (or stop) sweeping `d` because its readiness predicates are its own. */
@@ -130,6 +144,7 @@ export class Scheduler {
     this.#stepQueued = false;
     const run = this.#runs.at(-1);
     if (run === undefined) return;
+    this.#stepping = true;
     try {
       while (run.left > 0 && this.map.size > 0) {
         if (this.#collect() > 0) {
@@ -160,6 +175,8 @@ export class Scheduler {
     } catch (err) {
       this.#finish(run, err);
       return;
+    } finally {
+      this.#stepping = false;
     }
     this.#finish(run, undefined);
   };
