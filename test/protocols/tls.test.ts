@@ -76,6 +76,7 @@ describe("TLS transports", () => {
     assert.equal((await remote.bytes(15)).toString(), "STARTTLS\nsecret");
     remote.transport!.write("ack");
     assert.equal((await (client as Recorder).bytes(3)).toString(), "ack");
+    remote.keepOpen = true; // ignored now that the connection is TLS
     transport.close();
     await within(remote.lost.promise);
     assert.deepEqual(remote.events, ["connectionMade", "data", "eof", "lost"]);
