@@ -3,7 +3,7 @@
  * callbacks that throw.
  */
 import assert from "node:assert/strict";
-import type * as net from "node:net";
+import * as net from "node:net";
 import { describe, it, mock } from "node:test";
 import type { Protocol, Server, Transport } from "../../src/protocols/index.js";
 import {
@@ -26,6 +26,14 @@ async function pair(serverSide: Factory<Recorder> = recorders()) {
 
 async function dispose(server: Server): Promise<void> {
   await within(server[Symbol.asyncDispose](), 3000, "the server to close");
+}
+
+/** Close with a TCP RST (SO_LINGER 0). False when the backend's socket is not a net.Socket. */
+function resetPeer(transport: Transport): boolean {
+  const sock = transport.getExtraInfo("socket");
+  if (!(sock instanceof net.Socket)) return false;
+  sock.resetAndDestroy();
+  return true;
 }
 
 /** A recorder whose chosen callback throws `err`. */
@@ -104,22 +112,30 @@ describe("stream transport", () => {
     await dispose(server);
   });
 
-  it("reports a peer's reset as connectionLost(ECONNRESET)", async () => {
+  it("reports a peer's reset as connectionLost(ECONNRESET)", async (t) => {
     const { server, transport, remote } = await pair();
     remote.transport!.write("unread by the peer");
     await new Promise((r) => setTimeout(r, 10));
-    (transport.getExtraInfo("socket") as net.Socket).resetAndDestroy();
+    if (!resetPeer(transport)) {
+      t.skip("resetting needs a net.Socket");
+      transport.abort();
+      return dispose(server);
+    }
     const err = await within(remote.lost.promise);
     assert.equal((err as Error & { code: string }).code, "ECONNRESET");
     assert.deepEqual(remote.events, ["connectionMade", "lost:ECONNRESET"]);
     await dispose(server);
   });
 
-  it("reports writing to a reset peer as connectionLost(EPIPE or ECONNRESET)", async () => {
+  it("reports writing to a reset peer as connectionLost(EPIPE or ECONNRESET)", async (t) => {
     const { server, transport, remote } = await pair();
     const rt = remote.transport!;
     rt.pauseReading(); // the reset is found by writing, not by reading
-    (transport.getExtraInfo("socket") as net.Socket).resetAndDestroy();
+    if (!resetPeer(transport)) {
+      t.skip("resetting needs a net.Socket");
+      transport.abort();
+      return dispose(server);
+    }
     await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < 100 && !rt.isClosing(); i++) {
       rt.write(Buffer.alloc(64 * 1024));
