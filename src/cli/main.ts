@@ -9,28 +9,48 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { benchCommand, type CommandIO } from "./bench-command.js";
 import { chatCommand } from "./chat-command.js";
+import { connectCommand } from "./connect-command.js";
+import { demoCommand } from "./demo-command.js";
+import { echoCommand } from "./echo-command.js";
 
 /** One entry of the command table. */
 export interface CommandEntry {
   /** One line for `asyncore --help`. */
   summary: string;
-  /** Runs the command with the arguments after its name; `undefined` while not available. */
-  run?: (argv: readonly string[], io: CommandIO) => Promise<number>;
+  /** Runs the command with the arguments after its name and resolves with its exit status. */
+  run: (argv: readonly string[], io: CommandIO) => Promise<number>;
 }
 
 /** Every `asyncore` command. */
 export const commands: Readonly<Record<string, CommandEntry>> = {
-  echo: { summary: "Echo server (--api dispatcher|chat|protocol|streams)" },
+  echo: { summary: "Echo server (--api dispatcher|chat|protocol|streams)", run: echoCommand },
   chat: { summary: "Multi-user line chat server built on AsyncChat", run: chatCommand },
   bench: { summary: "Ping-pong load generator against an echo server", run: benchCommand },
-  demo: { summary: "Short side-by-side run of every API and raw node:net" },
-  connect: { summary: "Connect to HOST PORT: stdin to the socket, the socket to stdout" },
+  demo: { summary: "Short side-by-side run of every API and raw node:net", run: demoCommand },
+  connect: {
+    summary: "Connect to HOST PORT: stdin to the socket, the socket to stdout",
+    run: (argv, io) => connectCommand(argv, io),
+  },
 };
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length)) + 2;
   const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
-  return `Usage: asyncore <command> [options]\n\nCommands:\n${rows.join("\n")}\n\nRun 'asyncore <command> --help' for the options of a command.\n`;
+  return [
+    "Usage: asyncore <command> [options]",
+    "",
+    "Commands:",
+    ...rows,
+    "",
+    "Examples:",
+    "  asyncore demo --quick                      every API against raw node:net, in 5 seconds",
+    "  asyncore echo --api streams --port 8007    an echo server",
+    "  asyncore connect 127.0.0.1 8007            talk to it from the terminal",
+    "  asyncore bench --port 8007 --duration 3000 load it, and check every echoed byte",
+    "",
+    "Run 'asyncore <command> --help' for the options of a command.",
+    "",
+  ].join("\n");
 }
 
 /**
@@ -52,10 +72,6 @@ export async function main(argv: readonly string[], io: CommandIO = process): Pr
   if (entry === undefined) {
     io.stderr.write(`asyncore: unknown command "${name}"\n${usage()}`);
     return 2;
-  }
-  if (entry.run === undefined) {
-    io.stderr.write(`asyncore ${name}: not available yet\n`);
-    return 1;
   }
   return entry.run(rest, io);
 }

@@ -1,6 +1,7 @@
 /**
  * Where the benchmark finds an echo server to start for each API: the scripts of `bench/servers/`
- * (compiled next to the tests), falling back to `asyncore echo --api <api>`.
+ * (compiled next to the tests), falling back to `asyncore echo --api <api>` (which serves raw
+ * `node:net` too), so an installed package without `bench/` can still `--spawn` every API.
  *
  * @module
  */
@@ -52,14 +53,21 @@ function looksLikeScript(value: string): boolean {
  * The command (`[node, script, ...]`) that starts the echo server for `spawn`, which is an API
  * name or the path of a script following the server contract (prints `listening on HOST:PORT`,
  * exits on SIGTERM). An API without a script in `dirs` runs `asyncore echo --api <api>` of
- * this build; raw `node:net` has no such fallback and gives `undefined`.
+ * this build (`undefined` only for a name that is neither a script nor an API).
+ *
+ * @example
+ * ```ts
+ * echoServerCommand("streams", defaultServerDirs());
+ * // [node, ".../dist-test/bench/servers/streams-echo.js"], or
+ * // [node, ".../dist/cli/main.js", "echo", "--api", "streams", "--host", "127.0.0.1", "--port", "0"]
+ * ```
  */
 export function echoServerCommand(spawn: string, dirs: readonly string[]): string[] | undefined {
   if (looksLikeScript(spawn)) return [process.execPath, resolve(spawn)];
+  if (!(ECHO_APIS as readonly string[]).includes(spawn)) return undefined;
   const api = spawn as EchoApi;
   const script = findServerScript(api, dirs);
   if (script !== undefined) return [process.execPath, script];
-  if (api === "raw") return undefined;
   return [
     process.execPath,
     join(here, "main.js"),
