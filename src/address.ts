@@ -13,10 +13,26 @@
 import type { AddressInfo } from "node:net";
 import { invalidArgType } from "./errors.js";
 
-/** `[host, port]` for TCP/UDP, or a Unix-domain socket path. */
+/**
+ * `[host, port]` for TCP/UDP, or a Unix-domain socket path.
+ *
+ * @example
+ * ```ts
+ * const tcp: Address = ["::1", 8080];
+ * const unix: Address = "/run/app.sock";
+ * ```
+ */
 export type Address = readonly [host: string, port: number] | string;
 
-/** Byte input everywhere: a string is UTF-8 encoded. */
+/**
+ * Byte input everywhere: a string is UTF-8 encoded.
+ *
+ * @example
+ * ```ts
+ * transport.write("héllo");                    // 6 bytes of UTF-8
+ * transport.write(new Uint8Array([104, 105])); // "hi"
+ * ```
+ */
 export type BytesLike = Uint8Array | string;
 
 /** Turn byte input into a Buffer without copying a Uint8Array. */

@@ -11,6 +11,16 @@ import { borderTable, prefixAtEnd } from "./_prefix-match.js";
 /**
  * Where a {@link TerminatorScanner} delivers its input. `AsyncChat` is one: it passes itself.
  * Python: the `collect_incoming_data` / `found_terminator` pair of `asynchat.async_chat`.
+ *
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * let current = "";
+ * const sink: TerminatorSink = {
+ *   collectIncomingData: (data) => { current += data.toString(); },
+ *   foundTerminator: () => { lines.push(current); current = ""; },
+ * };
+ * ```
  */
 export interface TerminatorSink {
   /** Receives the bytes that precede the terminator (or all bytes when there is none). */
@@ -19,7 +29,16 @@ export interface TerminatorSink {
   foundTerminator(): void;
 }
 
-/** What {@link TerminatorScanner.setTerminator} accepts: bytes, a byte count, or `null`. */
+/**
+ * What {@link TerminatorScanner.setTerminator} accepts: bytes, a byte count, or `null`.
+ *
+ * @example
+ * ```ts
+ * chat.setTerminator("\r\n"); // a line end
+ * chat.setTerminator(512);    // the next 512 bytes
+ * chat.setTerminator(null);   // everything, as it comes
+ * ```
+ */
 export type TerminatorInput = Uint8Array | string | number | null;
 
 const EMPTY: Buffer = Buffer.alloc(0);

@@ -55,6 +55,7 @@ export class DispatcherWithSend extends Dispatcher {
     }
   }
 
+  /** Send more of the buffer: calls {@link initiateSend}. Python: `handle_write()`. */
   override handleWrite(): void {
     this.initiateSend();
   }

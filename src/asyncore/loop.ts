@@ -6,7 +6,14 @@
 import { schedulerFor } from "./_scheduler.js";
 import { type SocketMap, socketMap } from "./socket-map.js";
 
-/** Options of {@link loop}. */
+/**
+ * Options of {@link loop}.
+ *
+ * @example
+ * ```ts
+ * await loop({ map, timeout: 1000, count: 10 }); // at most 10 iterations over `map`
+ * ```
+ */
 export interface LoopOptions {
   /** How long one iteration may wait for an event, in ms. Default 30000. */
   timeout?: number;
@@ -41,6 +48,12 @@ export async function loop(options: LoopOptions = {}): Promise<void> {
 /**
  * Run exactly one iteration: dispatch what is ready, waiting up to `timeout` ms (default 0:
  * one turn of Node's event loop) when nothing is. Python: `asyncore.poll()` / `poll2()`.
+ *
+ * @example
+ * ```ts
+ * const client = new HelloClient(["127.0.0.1", port]);
+ * while (!client.done) await poll(100); // one iteration at a time, with your own checks between
+ * ```
  */
 export async function poll(timeout = 0, map: SocketMap = socketMap): Promise<void> {
   if (map.size === 0) return;
@@ -50,6 +63,12 @@ export async function poll(timeout = 0, map: SocketMap = socketMap): Promise<voi
 /**
  * Close every dispatcher of `map` and empty it. Errors from `close()` propagate unless
  * `ignoreAll`; a closed descriptor (`EBADF`) is always ignored. Python: `asyncore.close_all()`.
+ *
+ * @example
+ * ```ts
+ * process.once("SIGINT", () => closeAll()); // loop() then ends: its map is empty
+ * await loop();
+ * ```
  */
 export function closeAll(map: SocketMap = socketMap, ignoreAll = false): void {
   for (const d of [...map.values()]) {

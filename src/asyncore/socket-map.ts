@@ -17,5 +17,14 @@ import type { Dispatcher } from "./dispatcher.js";
  */
 export type SocketMap = Map<number, Dispatcher>;
 
-/** The default map, used when none is given. Python: `asyncore.socket_map`. */
+/**
+ * The default map, used when none is given. Python: `asyncore.socket_map`.
+ *
+ * @example
+ * ```ts
+ * new EchoServer(["127.0.0.1", 0]); // joins socketMap
+ * console.log(socketMap.size);      // 1
+ * await loop();                     // serves socketMap
+ * ```
+ */
 export const socketMap: SocketMap = new Map();

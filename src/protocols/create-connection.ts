@@ -12,7 +12,15 @@ import { codedError, codes, invalidArgType, invalidArgValue } from "../errors.js
 import type { Protocol, Transport } from "./protocol.js";
 import { StreamTransport } from "./stream-transport.js";
 
-/** Options of {@link createConnection} and {@link createUnixConnection}. */
+/**
+ * Options of {@link createConnection} and {@link createUnixConnection}.
+ *
+ * @example
+ * ```ts
+ * const opts: ConnectOptions = { tls: { servername: "localhost", ca }, signal: AbortSignal.timeout(5000) };
+ * const [transport] = await createConnection(() => new Client(), "127.0.0.1", port, opts);
+ * ```
+ */
 export interface ConnectOptions {
   /** TLS: `true` for the defaults (system CAs), or Node's TLS connect options (`ca`, `servername`, …). */
   tls?: tls.ConnectionOptions | true;

@@ -9,7 +9,15 @@ import { codedError, codes, invalidArgValue } from "../errors.js";
 import { UdpTransport } from "./datagram-transport.js";
 import type { DatagramProtocol, DatagramTransport } from "./protocol.js";
 
-/** Options of {@link createDatagramEndpoint}. */
+/**
+ * Options of {@link createDatagramEndpoint}.
+ *
+ * @example
+ * ```ts
+ * // a client "connected" to one peer: sendto(data) without an address
+ * await createDatagramEndpoint(() => new Client(), { remoteAddr: ["127.0.0.1", port] });
+ * ```
+ */
 export interface DatagramEndpointOptions {
   /** Bind to this `[host, port]` (port 0: any free port). */
   localAddr?: Address;

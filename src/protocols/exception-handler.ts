@@ -61,7 +61,17 @@ export function setExceptionHandler(handler: ExceptionHandler | null): Exception
   return previous;
 }
 
-/** The handler set by {@link setExceptionHandler}, or `null`. Python: `loop.get_exception_handler()`. */
+/**
+ * The handler set by {@link setExceptionHandler}, or `null`. Python: `loop.get_exception_handler()`.
+ *
+ * @example
+ * ```ts
+ * const previous = getExceptionHandler();
+ * setExceptionHandler((ctx) => errors.push(ctx.exception));
+ * // ... later
+ * setExceptionHandler(previous);
+ * ```
+ */
 export function getExceptionHandler(): ExceptionHandler | null {
   return current;
 }

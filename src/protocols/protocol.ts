@@ -145,6 +145,16 @@ export interface DatagramProtocol {
 
 /**
  * A UDP endpoint, as a datagram protocol sees it. Python: `asyncio.DatagramTransport`.
+ *
+ * @example
+ * ```ts
+ * class Pong implements DatagramProtocol {
+ *   #t?: DatagramTransport;
+ *   connectionMade(t: DatagramTransport) { this.#t = t; }
+ *   datagramReceived(data: Buffer, addr: Address) { this.#t!.sendto(data, addr); }
+ * }
+ * await createDatagramEndpoint(() => new Pong(), { localAddr: ["127.0.0.1", 0] });
+ * ```
  */
 export interface DatagramTransport {
   /**
