@@ -53,7 +53,7 @@ export class Server {
   #resolveClosed!: () => void;
   #wakeForever: Array<() => void> = [];
 
-  /** Not for direct use: see {@link createServer}. */
+  /** Not for direct use: see {@link createServer}. @internal */
   constructor(factory: () => Protocol, settings: ServerSettings = {}) {
     this.#factory = factory;
     this.#serving = settings.startServing ?? true;
@@ -142,7 +142,7 @@ export class Server {
     await this.waitClosed();
   }
 
-  /** Listen on every address (all or none); rejects with the first failure. */
+  /** Listen on every address (all or none); rejects with the first failure. @internal */
   async [kListen](addrs: readonly Address[], options: ListenOptions): Promise<void> {
     const signal = this.#signal;
     signal?.throwIfAborted();
