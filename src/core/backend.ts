@@ -125,6 +125,18 @@ export interface ListenOptions {
   tls?: tls.TlsOptions;
   /** For IPv6 addresses: accept IPv6 only. */
   ipv6Only?: boolean;
+  /**
+   * Most connections open at once (default: no limit). A connection accepted while that many
+   * are open is closed at once, never started, and counted; refusals are reported through
+   * `onAcceptError` as `ERR_LIMIT_REACHED`, at most once a second. A backend honours it (and
+   * `idleTimeout`) by passing its events through `limitListenerEvents()` (`server-limits.ts`).
+   */
+  maxConnections?: number;
+  /**
+   * Close a connection whose peer sent nothing for this many milliseconds (default: never),
+   * with an `ERR_LIMIT_REACHED` error as its `onClose` cause; enforced within 1.25 × the value.
+   */
+  idleTimeout?: number;
 }
 
 export interface ConnectOptions {

@@ -22,6 +22,7 @@ import type {
 import { DescriptorWatch } from "./descriptor-limit.js";
 import { NetDatagramEndpoint } from "./net-datagram.js";
 import { NetStreamConnection } from "./net-stream.js";
+import { limitListenerEvents } from "./server-limits.js";
 
 class NetStreamListener implements StreamListener {
   readonly backend = "net";
@@ -65,6 +66,7 @@ export const netBackend: SocketBackend = {
   },
 
   listen(addr: Address, options: ListenOptions, events: ListenerEvents): Promise<StreamListener> {
+    events = limitListenerEvents(events, options);
     const server = options.tls
       ? tls.createServer({ ...options.tls, ...serverOptions(true) })
       : net.createServer(serverOptions(false));
