@@ -9,6 +9,7 @@ import * as net from "node:net";
 import { type Address, type BytesLike, formatAddress, toBuffer } from "../address.js";
 import type { StreamConnection } from "../core/backend.js";
 import { getBackend } from "../core/index.js";
+import { checkServerLimits, type ServerLimitOptions } from "../core/server-limits.js";
 import { type CodedError, codedError, codes, invalidArgValue } from "../errors.js";
 import { ACCEPT_QUEUE_MIN, Channel, SEND_BUFFER_HIGH, SEND_BUFFER_LOW } from "./_channel.js";
 import { schedulerFor } from "./_scheduler.js";
@@ -197,8 +198,17 @@ export class Dispatcher {
   /**
    * Listen for connections (stream sockets). Resolves once listening, with the bound address;
    * a failure (`EADDRINUSE`, `EACCES`) rejects and also reaches `handleError`. Python: `listen()`.
+   *
+   * `limits` (not in Python): `maxConnections` closes a connection accepted while that many
+   * are open (refusals reach `handleAcceptError` as `ERR_LIMIT_REACHED`, at most once a
+   * second); `idleTimeout` (ms) closes a connection whose peer sent nothing for that long (its
+   * dispatcher sees EOF: `handleClose()`). Both default to no limit. Input is bounded without
+   * an option: reading pauses while 64 KiB wait for `recv()`.
+   *
+   * @throws `ERR_INVALID_ARG_VALUE`/`ERR_INVALID_ARG_TYPE` for a bad limit.
    */
-  listen(backlog: number): Promise<Address> {
+  listen(backlog: number, limits: ServerLimitOptions = {}): Promise<Address> {
+    checkServerLimits(limits, "listen");
     const chan = this[kChannel];
     if (chan.datagram !== undefined) {
       return this.#reportFailure(
@@ -215,7 +225,16 @@ export class Dispatcher {
     const bound = (this.#bound ??= deferred<Address>());
     chan.acceptLimit = Math.max(backlog, ACCEPT_QUEUE_MIN);
     const listening = getBackend()
-      .listen(addr, { backlog, ipv6Only: this.#family === AF_INET6 }, chan)
+      .listen(
+        addr,
+        {
+          backlog,
+          ipv6Only: this.#family === AF_INET6,
+          maxConnections: limits.maxConnections,
+          idleTimeout: limits.idleTimeout,
+        },
+        chan,
+      )
       .then((listener) => {
         chan.listener = listener;
         this.addr = listener.address;

@@ -8,6 +8,8 @@ import { lookup } from "node:dns/promises";
 import { lstat, unlink } from "node:fs/promises";
 import type * as tls from "node:tls";
 import type { Address } from "../address.js";
+import type { ListenOptions } from "../core/index.js";
+import { checkServerLimits } from "../core/server-limits.js";
 import { hasCode, invalidArgType } from "../errors.js";
 import type { Protocol } from "./protocol.js";
 import { kListen, Server } from "./server.js";
@@ -22,6 +24,20 @@ export interface ServerOptions {
   startServing?: boolean;
   /** Aborting it while listening rejects with `signal.reason`; once listening, it closes the server. */
   signal?: AbortSignal;
+  /**
+   * Most connections open at once per listening address (default: no limit). A connection
+   * arriving while that many are open is closed at once, before any protocol is made, and
+   * counted; refusals reach the exception handler as `ERR_LIMIT_REACHED` errors
+   * (with the number refused), at most once a second.
+   */
+  maxConnections?: number;
+  /**
+   * Close a connection whose peer sends nothing for this many milliseconds (default: never):
+   * the transport is aborted and `connectionLost(err)` gets an `ERR_LIMIT_REACHED` error.
+   * Checked by one coarse timer per listener: it fires after 1 to 1.25 × the value. The clock
+   * stops while reading is paused.
+   */
+  idleTimeout?: number;
 }
 
 /**
@@ -31,7 +47,8 @@ export interface ServerOptions {
  * listening. Python: `loop.create_server()`.
  *
  * @throws the system error (`EADDRINUSE`, `EACCES`, `ENOTFOUND`, …) as a rejection;
- *   `signal.reason` when aborted.
+ *   `signal.reason` when aborted; `ERR_INVALID_ARG_VALUE`/`ERR_INVALID_ARG_TYPE` for a bad
+ *   `maxConnections` or `idleTimeout`.
  * @example
  * ```ts
  * const server = await createServer(() => new Echo(), "127.0.0.1", 0);
@@ -48,7 +65,7 @@ export async function createServer(
   if (host !== undefined && typeof host !== "string") {
     throw invalidArgType(`Cannot create server: host must be a string or undefined, got ${typeof host}`);
   }
-  const listenOptions = { backlog: opts.backlog, tls: opts.tls };
+  const listenOptions = listenOptionsOf(opts);
   if (host === undefined) {
     try {
       return await open(factory, [["::", port]], opts, listenOptions);
@@ -88,15 +105,16 @@ export async function createUnixServer(
   if (typeof path !== "string" || path === "") {
     throw invalidArgType("Cannot create server: path must be a non-empty string");
   }
+  const listenOptions = listenOptionsOf(opts);
   await removeStaleSocket(path);
-  return open(factory, [path], opts, { backlog: opts.backlog, tls: opts.tls });
+  return open(factory, [path], opts, listenOptions);
 }
 
 async function open(
   factory: () => Protocol,
   addrs: Address[],
   opts: ServerOptions,
-  listenOptions: { backlog?: number; tls?: tls.TlsOptions },
+  listenOptions: ListenOptions,
 ): Promise<Server> {
   const server = new Server(factory, { startServing: opts.startServing, signal: opts.signal });
   await server[kListen](addrs, listenOptions);
@@ -110,6 +128,13 @@ async function removeStaleSocket(path: string): Promise<void> {
   } catch (err) {
     if (!hasCode(err, "ENOENT")) throw err;
   }
+}
+
+/** What the backend is asked for; limits are checked before anything is opened. */
+function listenOptionsOf(opts: ServerOptions): ListenOptions {
+  checkServerLimits(opts, "create server");
+  const { backlog, tls, maxConnections, idleTimeout } = opts;
+  return { backlog, tls, maxConnections, idleTimeout };
 }
 
 function checkFactory(factory: unknown): void {
