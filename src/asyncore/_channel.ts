@@ -84,11 +84,15 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
     );
   }
 
-  /** Readiness for writing: the socket can take more, a connect just finished, or it failed. */
+  /**
+   * Readiness for writing: the socket can take more, a connect just finished, it failed, or the
+   * connection is gone (as `poll()` reports a dead socket writable with `POLLHUP`: the next
+   * `send()` then finds the peer gone and calls `handleClose()`, even when `readable()` is false).
+   */
   writeReady(): boolean {
     if (this.failure !== null) return true;
     const conn = this.conn;
-    if (conn !== undefined) return !conn.connecting && !conn.writePaused && conn.writable;
+    if (conn !== undefined) return this.gone || (!conn.connecting && !conn.writePaused && conn.writable);
     return this.datagram !== undefined && !this.datagram.closed && !this.datagramConnecting;
   }
 

@@ -102,6 +102,7 @@ class DispatcherEcho extends DispatcherWithSend {
   readonly #ctx: LoopContext;
   #finishing = false;
   #ended = false;
+  #how: string | undefined;
   constructor(sock: net.Socket, ctx: LoopContext) {
     super(sock, ctx.map);
     this.#ctx = ctx;
@@ -130,12 +131,17 @@ class DispatcherEcho extends DispatcherWithSend {
     this.#end(codeOf(err));
   }
   #end(how: string): void {
+    this.#how ??= how;
+    this.close();
+  }
+  /** Also reached from closeAll() when the server closes: recorded as "closed". */
+  override close(): void {
     if (!this.#ended) {
       this.#ended = true;
       this.#ctx.live--;
-      this.#ctx.log.ends.push(how);
+      this.#ctx.log.ends.push(this.#how ?? "closed");
     }
-    this.close();
+    super.close();
   }
 }
 
@@ -143,6 +149,7 @@ class ChatEcho extends AsyncChat {
   readonly #ctx: LoopContext;
   #eof = false;
   #ended = false;
+  #how: string | undefined;
   constructor(sock: net.Socket, ctx: LoopContext) {
     super(sock, ctx.map);
     this.#ctx = ctx;
@@ -180,12 +187,17 @@ class ChatEcho extends AsyncChat {
     this.#end(codeOf(err));
   }
   #end(how: string): void {
+    this.#how ??= how;
+    this.close();
+  }
+  /** Also reached from closeAll() when the server closes: recorded as "closed". */
+  override close(): void {
     if (!this.#ended) {
       this.#ended = true;
       this.#ctx.live--;
-      this.#ctx.log.ends.push(how);
+      this.#ctx.log.ends.push(this.#how ?? "closed");
     }
-    this.close();
+    super.close();
   }
 }
 
