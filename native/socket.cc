@@ -1,0 +1,866 @@
+// asyncore-ts native readiness backend: non-blocking sockets driven by libuv's uv_poll on
+// Node's own event loop.
+//
+// One wrapped JS object (class Handle) per socket. The addon does the system calls; the
+// TypeScript side (src/core/native-*.ts) keeps the state machines, the write queue and the
+// water marks. Readiness is reported through one JS dispatch function, called with the handle
+// as `this` and (kind, a, b, c):
+//
+//   EV_DATA     a = Buffer of exactly the bytes read        (stream)
+//   EV_EOF                                                   (stream: the peer shut its side)
+//   EV_ERROR    a = errno (positive)                         (poll or read failure)
+//   EV_WRITABLE                                              (write interest is set and met)
+//   EV_ACCEPT                                                (listener: connections wait)
+//   EV_MESSAGE  a = Buffer, b = host, c = port               (datagram)
+//
+// Lifetime: the handle object is held strongly (a napi reference count of 1) only while its
+// poll is active, so an active socket lives as long as it is polled (as Node's own handles do)
+// and an idle, unreachable one is collected; its finalizer closes the descriptor. The uv_poll_t
+// is allocated apart from the socket state and freed in its close callback, so neither outlives
+// nor depends on the other.
+//
+// Every method returns a negative errno instead of throwing for system errors; the JS side
+// turns it into an Error with a code. Only argument misuse throws.
+
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace {
+
+enum Event { EV_DATA = 1, EV_EOF = 2, EV_ERROR = 3, EV_WRITABLE = 4, EV_ACCEPT = 5, EV_MESSAGE = 6 };
+
+const size_t kReadBufferSize = 64 * 1024;
+// Reads per readiness event on one socket while each fills the buffer: fair to other sockets.
+const int kReadsPerEvent = 4;
+const int kDatagramsPerEvent = 32;
+const uint32_t kMaxIov = 1024;
+
+struct Addon {
+  napi_ref ctor = nullptr;
+  napi_ref dispatch = nullptr;
+  napi_async_context async = nullptr;
+  char* buffer = nullptr;
+  int64_t open = 0;
+};
+
+struct Sock {
+  Addon* addon;
+  napi_env env;
+  napi_ref self;  // weak (0) while idle, strong (1) while polling
+  uv_poll_t* poll;
+  int fd;
+  int family;
+  int type;
+  int interest;  // UV_READABLE | UV_WRITABLE currently polled
+  bool strong;
+  bool eof;
+  bool listening;
+  char* path;  // bound Unix-domain path, unlinked at close
+};
+
+#define CHECK(call)                                             \
+  do {                                                          \
+    napi_status status_ = (call);                               \
+    if (status_ != napi_ok) return ThrowStatus(env, status_);   \
+  } while (0)
+
+napi_value ThrowStatus(napi_env env, napi_status status) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) {
+    const napi_extended_error_info* info = nullptr;
+    napi_get_last_error_info(env, &info);
+    const char* msg = info && info->error_message ? info->error_message : "native call failed";
+    napi_throw_error(env, "ERR_NATIVE_BACKEND", msg);
+  }
+  (void)status;
+  return nullptr;
+}
+
+napi_value Int(napi_env env, int64_t v) {
+  napi_value out;
+  napi_create_int64(env, v, &out);
+  return out;
+}
+
+napi_value Undefined(napi_env env) {
+  napi_value out;
+  napi_get_undefined(env, &out);
+  return out;
+}
+
+// ---- poll lifetime ---------------------------------------------------------------------------
+
+void OnPollClosed(uv_handle_t* handle) { free(handle); }
+
+void CloseSock(Sock* s) {
+  if (s->poll != nullptr) {
+    s->poll->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(s->poll), OnPollClosed);
+    s->poll = nullptr;
+  }
+  s->interest = 0;
+  if (s->fd >= 0) {
+    close(s->fd);
+    s->fd = -1;
+    s->addon->open--;
+  }
+  if (s->path != nullptr) {
+    if (s->path[0] != '\0') unlink(s->path);
+    free(s->path);
+    s->path = nullptr;
+  }
+}
+
+void SetStrong(Sock* s, bool strong) {
+  if (s->strong == strong || s->self == nullptr) return;
+  uint32_t count = 0;
+  if (strong)
+    napi_reference_ref(s->env, s->self, &count);
+  else
+    napi_reference_unref(s->env, s->self, &count);
+  s->strong = strong;
+}
+
+void OnPoll(uv_poll_t* handle, int status, int events);
+
+// Poll exactly `mask` (a subset of UV_READABLE | UV_WRITABLE). Returns 0 or a negative errno.
+int SetInterest(Sock* s, int mask) {
+  if (s->fd < 0) return mask == 0 ? 0 : -EBADF;
+  if (s->eof) mask &= ~UV_READABLE;
+  if (mask == s->interest) return 0;
+  if (mask == 0) {
+    if (s->poll != nullptr) uv_poll_stop(s->poll);
+    s->interest = 0;
+    SetStrong(s, false);
+    return 0;
+  }
+  if (s->poll == nullptr) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(s->env, &loop) != napi_ok) return -EINVAL;
+    uv_poll_t* p = static_cast<uv_poll_t*>(malloc(sizeof(uv_poll_t)));
+    if (p == nullptr) return -ENOMEM;
+    int r = uv_poll_init_socket(loop, p, s->fd);
+    if (r != 0) {
+      free(p);
+      return r;
+    }
+    p->data = s;
+    s->poll = p;
+  }
+  int r = uv_poll_start(s->poll, mask, OnPoll);
+  if (r != 0) return r;
+  s->interest = mask;
+  SetStrong(s, true);
+  return 0;
+}
+
+void FinalizeSock(napi_env env, void* data, void* hint) {
+  (void)hint;
+  Sock* s = static_cast<Sock*>(data);
+  CloseSock(s);
+  if (s->self != nullptr) {
+    napi_delete_reference(env, s->self);
+    s->self = nullptr;
+  }
+  free(s);
+}
+
+// ---- calling JS ------------------------------------------------------------------------------
+
+void Emit(Sock* s, napi_value self, int kind, size_t argc, napi_value* extra) {
+  napi_env env = s->env;
+  napi_value fn;
+  if (napi_get_reference_value(env, s->addon->dispatch, &fn) != napi_ok || fn == nullptr) return;
+  napi_value argv[4];
+  argv[0] = Int(env, kind);
+  for (size_t i = 0; i < argc && i < 3; i++) argv[i + 1] = extra[i];
+  napi_value result;
+  napi_status st = napi_make_callback(env, s->addon->async, self, fn, argc + 1, argv, &result);
+  if (st != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+  }
+}
+
+napi_value AddressValue(napi_env env, const sockaddr_storage* ss, socklen_t len) {
+  napi_value out;
+  if (ss->ss_family == AF_UNIX) {
+    const sockaddr_un* un = reinterpret_cast<const sockaddr_un*>(ss);
+    size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    if (n > 0 && un->sun_path[0] != '\0') n = strnlen(un->sun_path, n);
+    napi_create_string_utf8(env, un->sun_path, n, &out);
+    return out;
+  }
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2] = {0};
+  int port = 0;
+  if (ss->ss_family == AF_INET) {
+    const sockaddr_in* in = reinterpret_cast<const sockaddr_in*>(ss);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    port = ntohs(in->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const sockaddr_in6* in6 = reinterpret_cast<const sockaddr_in6*>(ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    if (in6->sin6_scope_id != 0) {
+      size_t used = strlen(host);
+      char name[IF_NAMESIZE];
+      if (if_indextoname(in6->sin6_scope_id, name) != nullptr)
+        snprintf(host + used, sizeof(host) - used, "%%%s", name);
+      else
+        snprintf(host + used, sizeof(host) - used, "%%%u", in6->sin6_scope_id);
+    }
+    port = ntohs(in6->sin6_port);
+  } else {
+    return Undefined(env);
+  }
+  napi_value h;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &h);
+  napi_set_element(env, out, 0, h);
+  napi_set_element(env, out, 1, Int(env, port));
+  return out;
+}
+
+// Read what waits, up to kReadsPerEvent buffers (all of it when `draining`). Returns 1 after
+// reporting EOF, 2 after reporting an error, 0 otherwise.
+int ReadStream(Sock* s, napi_value self, bool draining) {
+  char* buf = s->addon->buffer;
+  for (int i = 0; draining || i < kReadsPerEvent; i++) {
+    if (s->fd < 0 || (!draining && !(s->interest & UV_READABLE))) return 0;
+    ssize_t n = recv(s->fd, buf, kReadBufferSize, 0);
+    if (n > 0) {
+      napi_value chunk;
+      if (napi_create_buffer_copy(s->env, static_cast<size_t>(n), buf, nullptr, &chunk) != napi_ok) return 2;
+      Emit(s, self, EV_DATA, 1, &chunk);
+      if (!draining && static_cast<size_t>(n) < kReadBufferSize) return 0;
+      continue;
+    }
+    if (n == 0) {
+      s->eof = true;
+      SetInterest(s, s->interest & ~UV_READABLE);
+      Emit(s, self, EV_EOF, 0, nullptr);
+      return 1;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    napi_value code = Int(s->env, errno);
+    Emit(s, self, EV_ERROR, 1, &code);
+    return 2;
+  }
+  return 0;
+}
+
+// libuv reports POLLERR as UV_EBADF and stops the poll. Deliver what is still readable (data
+// that came before a reset), then the socket's own error (SO_ERROR: ECONNREFUSED, ECONNRESET…).
+void OnPollError(Sock* s, napi_value self, int status) {
+  int prev = s->interest;
+  if (s->poll != nullptr) uv_poll_stop(s->poll);
+  s->interest = 0;
+  int done = 0;
+  if (s->type == SOCK_STREAM && !s->listening && (prev & UV_READABLE) && !s->eof) done = ReadStream(s, self, true);
+  if (done == 0 && s->fd >= 0) {
+    int err = -status;
+    int so = 0;
+    socklen_t len = sizeof(so);
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &so, &len) == 0 && so != 0) err = so;
+    napi_value code = Int(s->env, err);
+    Emit(s, self, EV_ERROR, 1, &code);
+  }
+  if (s->interest == 0) SetStrong(s, false);
+}
+
+void ReadDatagrams(Sock* s, napi_value self) {
+  char* buf = s->addon->buffer;
+  for (int i = 0; i < kDatagramsPerEvent; i++) {
+    if (s->fd < 0 || !(s->interest & UV_READABLE)) return;
+    sockaddr_storage from;
+    socklen_t fromlen = sizeof(from);
+    ssize_t n = recvfrom(s->fd, buf, kReadBufferSize, 0, reinterpret_cast<sockaddr*>(&from), &fromlen);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      napi_value code = Int(s->env, errno);
+      Emit(s, self, EV_ERROR, 1, &code);
+      continue;
+    }
+    napi_value args[3];
+    if (napi_create_buffer_copy(s->env, static_cast<size_t>(n), buf, nullptr, &args[0]) != napi_ok) return;
+    napi_value addr = AddressValue(s->env, &from, fromlen);
+    napi_get_element(s->env, addr, 0, &args[1]);
+    napi_get_element(s->env, addr, 1, &args[2]);
+    Emit(s, self, EV_MESSAGE, 3, args);
+  }
+}
+
+void OnPoll(uv_poll_t* handle, int status, int events) {
+  Sock* s = static_cast<Sock*>(handle->data);
+  if (s == nullptr || s->fd < 0) return;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  // A local handle keeps the object (and so `s`) alive through every call below, even when
+  // JS drops the last reference to it and stops polling from inside a callback.
+  napi_value self = nullptr;
+  napi_get_reference_value(env, s->self, &self);
+  if (self != nullptr) {
+    if (status < 0) {
+      OnPollError(s, self, status);
+    } else {
+      if (events & UV_READABLE) {
+        if (s->type == SOCK_DGRAM)
+          ReadDatagrams(s, self);
+        else if (s->listening)
+          Emit(s, self, EV_ACCEPT, 0, nullptr);
+        else
+          ReadStream(s, self, false);
+      }
+      if ((events & UV_WRITABLE) && s->fd >= 0 && (s->interest & UV_WRITABLE))
+        Emit(s, self, EV_WRITABLE, 0, nullptr);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+// ---- argument helpers ------------------------------------------------------------------------
+
+Sock* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv, napi_value* self = nullptr) {
+  napi_value thisv;
+  if (napi_get_cb_info(env, info, argc, argv, &thisv, nullptr) != napi_ok) return nullptr;
+  void* data = nullptr;
+  if (napi_unwrap(env, thisv, &data) != napi_ok || data == nullptr) {
+    napi_throw_type_error(env, "ERR_INVALID_THIS", "not a native socket handle");
+    return nullptr;
+  }
+  if (self != nullptr) *self = thisv;
+  return static_cast<Sock*>(data);
+}
+
+bool GetInt(napi_env env, napi_value v, int32_t* out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a number");
+    return false;
+  }
+  return true;
+}
+
+bool GetBool(napi_env env, napi_value v) {
+  bool b = false;
+  napi_get_value_bool(env, v, &b);
+  return b;
+}
+
+// Fill `ss` from (host, port) for an IP family or (path) for AF_UNIX. Returns 0 or -errno.
+int ParseAddress(napi_env env, int family, size_t argc, napi_value* argv, sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof(*ss));
+  if (family == AF_UNIX) {
+    sockaddr_un* un = reinterpret_cast<sockaddr_un*>(ss);
+    size_t n = 0;
+    if (argc < 1 || napi_get_value_string_utf8(env, argv[0], nullptr, 0, &n) != napi_ok) return -EINVAL;
+    if (n >= sizeof(un->sun_path)) return -ENAMETOOLONG;
+    char path[sizeof(un->sun_path) + 1];
+    napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &n);
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, n);
+    *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n + (path[0] == '\0' ? 0 : 1));
+    return 0;
+  }
+  if (argc < 2) return -EINVAL;
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, argv[0], host, sizeof(host), &n) != napi_ok) return -EINVAL;
+  int32_t port = 0;
+  if (napi_get_value_int32(env, argv[1], &port) != napi_ok || port < 0 || port > 65535) return -EINVAL;
+  if (family == AF_INET) {
+    sockaddr_in* in = reinterpret_cast<sockaddr_in*>(ss);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host, &in->sin_addr) != 1) return -EINVAL;
+    *len = sizeof(*in);
+    return 0;
+  }
+  sockaddr_in6* in6 = reinterpret_cast<sockaddr_in6*>(ss);
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons(static_cast<uint16_t>(port));
+  char* scope = strchr(host, '%');
+  if (scope != nullptr) {
+    *scope++ = '\0';
+    unsigned idx = if_nametoindex(scope);
+    in6->sin6_scope_id = idx != 0 ? idx : static_cast<uint32_t>(strtoul(scope, nullptr, 10));
+  }
+  if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) return -EINVAL;
+  *len = sizeof(*in6);
+  return 0;
+}
+
+// ---- construction ----------------------------------------------------------------------------
+
+// new Handle(fd, family, type): takes ownership of an open non-blocking descriptor.
+napi_value HandleNew(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_value thisv;
+  Addon* addon = nullptr;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &thisv, reinterpret_cast<void**>(&addon)));
+  int32_t fd = -1, family = 0, type = 0;
+  if (argc < 3 || !GetInt(env, argv[0], &fd) || !GetInt(env, argv[1], &family) || !GetInt(env, argv[2], &type))
+    return nullptr;
+  if (fd < 0) {
+    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "invalid descriptor");
+    return nullptr;
+  }
+  Sock* s = static_cast<Sock*>(calloc(1, sizeof(Sock)));
+  if (s == nullptr) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return nullptr;
+  }
+  s->addon = addon;
+  s->env = env;
+  s->fd = fd;
+  s->family = family;
+  s->type = type;
+  napi_status st = napi_wrap(env, thisv, s, FinalizeSock, nullptr, &s->self);
+  if (st != napi_ok) {
+    free(s);
+    return ThrowStatus(env, st);
+  }
+  addon->open++;
+  return thisv;
+}
+
+napi_value NewHandle(napi_env env, Addon* addon, int fd, int family, int type) {
+  napi_value ctor, obj;
+  napi_value argv[3] = {Int(env, fd), Int(env, family), Int(env, type)};
+  if (napi_get_reference_value(env, addon->ctor, &ctor) != napi_ok ||
+      napi_new_instance(env, ctor, 3, argv, &obj) != napi_ok) {
+    close(fd);
+    return nullptr;
+  }
+  return obj;
+}
+
+// open(domain, type) -> Handle | -errno
+napi_value Open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Addon* addon = nullptr;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, reinterpret_cast<void**>(&addon)));
+  int32_t domain = 0, type = 0;
+  if (argc < 2 || !GetInt(env, argv[0], &domain) || !GetInt(env, argv[1], &type)) return nullptr;
+  int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Int(env, -errno);
+  return NewHandle(env, addon, fd, domain, type);
+}
+
+// ---- methods ---------------------------------------------------------------------------------
+
+napi_value MBind(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  sockaddr_storage ss;
+  socklen_t len = 0;
+  int r = ParseAddress(env, s->family, argc, argv, &ss, &len);
+  if (r != 0) return Int(env, r);
+  if (s->family != AF_UNIX && s->type == SOCK_STREAM) {
+    int on = 1;
+    setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  }
+  if (bind(s->fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return Int(env, -errno);
+  if (s->family == AF_UNIX) {
+    const sockaddr_un* un = reinterpret_cast<const sockaddr_un*>(&ss);
+    if (un->sun_path[0] != '\0') s->path = strdup(un->sun_path);
+  }
+  return Int(env, 0);
+}
+
+napi_value MListen(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  int32_t backlog = 511;
+  if (argc >= 1 && !GetInt(env, argv[0], &backlog)) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  if (listen(s->fd, backlog) != 0) return Int(env, -errno);
+  s->listening = true;
+  return Int(env, 0);
+}
+
+// connect(host, port) | connect(path) -> 0 (connected) | -EINPROGRESS | -errno
+napi_value MConnect(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  sockaddr_storage ss;
+  socklen_t len = 0;
+  int r = ParseAddress(env, s->family, argc, argv, &ss, &len);
+  if (r != 0) return Int(env, r);
+  int rc;
+  do {
+    rc = connect(s->fd, reinterpret_cast<sockaddr*>(&ss), len);
+  } while (rc != 0 && errno == EINTR);
+  return Int(env, rc == 0 ? 0 : -errno);
+}
+
+// accept() -> Handle | -errno (-EAGAIN when none waits)
+napi_value MAccept(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Sock* s = Unwrap(env, info, &argc, nullptr);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  int fd;
+  do {
+    fd = accept4(s->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Int(env, -errno);
+  if (s->family != AF_UNIX) {
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  }
+  return NewHandle(env, s->addon, fd, s->family, s->type);
+}
+
+ssize_t SendAll(int fd, const struct msghdr* msg) {
+  ssize_t n;
+  do {
+    n = sendmsg(fd, msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// write(buffer[, offset]) -> bytes taken (0 when the kernel takes none now) | -errno
+napi_value MWrite(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  void* data = nullptr;
+  size_t length = 0;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a Buffer");
+    return nullptr;
+  }
+  int32_t offset = 0;
+  if (argc >= 2 && !GetInt(env, argv[1], &offset)) return nullptr;
+  if (offset < 0 || static_cast<size_t>(offset) > length) offset = static_cast<int32_t>(length);
+  iovec iov = {static_cast<char*>(data) + offset, length - offset};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  ssize_t n = SendAll(s->fd, &msg);
+  if (n < 0) return Int(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
+  return Int(env, n);
+}
+
+// writev(buffers, offsetInFirst) -> bytes taken | -errno
+napi_value MWritev(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  uint32_t count = 0;
+  bool isArray = false;
+  if (argc < 1 || napi_is_array(env, argv[0], &isArray) != napi_ok || !isArray) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected an array of Buffers");
+    return nullptr;
+  }
+  napi_get_array_length(env, argv[0], &count);
+  int32_t offset = 0;
+  if (argc >= 2 && !GetInt(env, argv[1], &offset)) return nullptr;
+  if (count > kMaxIov) count = kMaxIov;
+  iovec iov[kMaxIov];
+  uint32_t used = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value el;
+    void* data = nullptr;
+    size_t length = 0;
+    if (napi_get_element(env, argv[0], i, &el) != napi_ok || napi_get_buffer_info(env, el, &data, &length) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected an array of Buffers");
+      return nullptr;
+    }
+    size_t skip = (i == 0 && offset > 0) ? static_cast<size_t>(offset) : 0;
+    if (skip > length) skip = length;
+    if (length - skip == 0) continue;
+    iov[used].iov_base = static_cast<char*>(data) + skip;
+    iov[used].iov_len = length - skip;
+    used++;
+  }
+  if (used == 0) return Int(env, 0);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = iov;
+  msg.msg_iovlen = used;
+  ssize_t n = SendAll(s->fd, &msg);
+  if (n < 0) return Int(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
+  return Int(env, n);
+}
+
+// sendto(buffer, host, port) | sendto(buffer) on a connected datagram socket -> bytes | -errno
+napi_value MSendTo(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  void* data = nullptr;
+  size_t length = 0;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a Buffer");
+    return nullptr;
+  }
+  sockaddr_storage ss;
+  socklen_t len = 0;
+  if (argc >= 3) {
+    int r = ParseAddress(env, s->family, 2, argv + 1, &ss, &len);
+    if (r != 0) return Int(env, r);
+  }
+  ssize_t n;
+  do {
+    n = sendto(s->fd, data, length, MSG_NOSIGNAL, len > 0 ? reinterpret_cast<sockaddr*>(&ss) : nullptr, len);
+  } while (n < 0 && errno == EINTR);
+  return Int(env, n < 0 ? -errno : n);
+}
+
+napi_value MShutdown(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Sock* s = Unwrap(env, info, &argc, nullptr);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  return Int(env, shutdown(s->fd, SHUT_WR) == 0 ? 0 : -errno);
+}
+
+// setInterest(mask): mask of 1 (read) and 2 (write) -> 0 | -errno
+napi_value MSetInterest(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  int32_t mask = 0;
+  if (argc < 1 || !GetInt(env, argv[0], &mask)) return nullptr;
+  return Int(env, SetInterest(s, mask & (UV_READABLE | UV_WRITABLE)));
+}
+
+napi_value MClose(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Sock* s = Unwrap(env, info, &argc, nullptr);
+  if (s == nullptr) return nullptr;
+  SetStrong(s, false);
+  CloseSock(s);
+  return Undefined(env);
+}
+
+// detach() -> the descriptor, no longer owned or polled by this handle | -EBADF
+napi_value MDetach(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Sock* s = Unwrap(env, info, &argc, nullptr);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  SetInterest(s, 0);
+  if (s->poll != nullptr) {
+    s->poll->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(s->poll), OnPollClosed);
+    s->poll = nullptr;
+  }
+  int fd = s->fd;
+  s->fd = -1;
+  s->addon->open--;
+  free(s->path);
+  s->path = nullptr;
+  return Int(env, fd);
+}
+
+napi_value MSoError(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Sock* s = Unwrap(env, info, &argc, nullptr);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, EBADF);
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  return Int(env, err);
+}
+
+napi_value Name(napi_env env, napi_callback_info info, bool peer) {
+  size_t argc = 0;
+  Sock* s = Unwrap(env, info, &argc, nullptr);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Undefined(env);
+  sockaddr_storage ss;
+  memset(&ss, 0, sizeof(ss));
+  socklen_t len = sizeof(ss);
+  int r = peer ? getpeername(s->fd, reinterpret_cast<sockaddr*>(&ss), &len)
+               : getsockname(s->fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (r != 0) return Undefined(env);
+  return AddressValue(env, &ss, len);
+}
+
+napi_value MSockName(napi_env env, napi_callback_info info) { return Name(env, info, false); }
+napi_value MPeerName(napi_env env, napi_callback_info info) { return Name(env, info, true); }
+
+// setOption(name, on): "nodelay", "v6only", "broadcast", "keepalive" -> 0 | -errno
+napi_value MSetOption(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  if (argc < 2) return Int(env, -EINVAL);
+  if (s->fd < 0) return Int(env, -EBADF);
+  char name[16] = {0};
+  size_t n = 0;
+  napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &n);
+  int on = GetBool(env, argv[1]) ? 1 : 0;
+  int r;
+  if (strcmp(name, "nodelay") == 0)
+    r = setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  else if (strcmp(name, "v6only") == 0)
+    r = setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+  else if (strcmp(name, "broadcast") == 0)
+    r = setsockopt(s->fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on));
+  else if (strcmp(name, "keepalive") == 0)
+    r = setsockopt(s->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  else
+    return Int(env, -EINVAL);
+  return Int(env, r == 0 ? 0 : -errno);
+}
+
+napi_value MFd(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Sock* s = Unwrap(env, info, &argc, nullptr);
+  if (s == nullptr) return nullptr;
+  return Int(env, s->fd);
+}
+
+// ---- module ----------------------------------------------------------------------------------
+
+napi_value Init(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Addon* addon = nullptr;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, reinterpret_cast<void**>(&addon)));
+  napi_valuetype t = napi_undefined;
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a dispatch function");
+    return nullptr;
+  }
+  if (addon->dispatch != nullptr) napi_delete_reference(env, addon->dispatch);
+  CHECK(napi_create_reference(env, argv[0], 1, &addon->dispatch));
+  return Undefined(env);
+}
+
+napi_value OpenCount(napi_env env, napi_callback_info info) {
+  Addon* addon = nullptr;
+  size_t argc = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, nullptr, nullptr, reinterpret_cast<void**>(&addon)));
+  return Int(env, addon->open);
+}
+
+void FinalizeAddon(napi_env env, void* data, void* hint) {
+  (void)hint;
+  Addon* addon = static_cast<Addon*>(data);
+  if (addon->dispatch != nullptr) napi_delete_reference(env, addon->dispatch);
+  if (addon->ctor != nullptr) napi_delete_reference(env, addon->ctor);
+  free(addon->buffer);
+  delete addon;
+}
+
+void SetInt(napi_env env, napi_value obj, const char* name, int v) {
+  napi_set_named_property(env, obj, name, Int(env, v));
+}
+
+napi_value ModuleInit(napi_env env, napi_value exports) {
+  Addon* addon = new Addon();
+  addon->buffer = static_cast<char*>(malloc(kReadBufferSize));
+  if (addon->buffer == nullptr) {
+    delete addon;
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return nullptr;
+  }
+  if (napi_set_instance_data(env, addon, FinalizeAddon, nullptr) != napi_ok) {
+    free(addon->buffer);
+    delete addon;
+    return ThrowStatus(env, napi_generic_failure);
+  }
+  napi_value resource, name;
+  CHECK(napi_create_object(env, &resource));
+  CHECK(napi_create_string_utf8(env, "ASYNCORE_NATIVE_SOCKET", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, resource, name, &addon->async));
+
+  napi_property_descriptor methods[] = {
+      {"bind", nullptr, MBind, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"listen", nullptr, MListen, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"connect", nullptr, MConnect, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"accept", nullptr, MAccept, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"write", nullptr, MWrite, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"writev", nullptr, MWritev, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sendto", nullptr, MSendTo, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"shutdown", nullptr, MShutdown, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setInterest", nullptr, MSetInterest, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"close", nullptr, MClose, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"detach", nullptr, MDetach, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"soError", nullptr, MSoError, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sockname", nullptr, MSockName, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"peername", nullptr, MPeerName, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setOption", nullptr, MSetOption, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fd", nullptr, MFd, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_value ctor;
+  CHECK(napi_define_class(env, "Handle", NAPI_AUTO_LENGTH, HandleNew, addon,
+                          sizeof(methods) / sizeof(methods[0]), methods, &ctor));
+  CHECK(napi_create_reference(env, ctor, 1, &addon->ctor));
+
+  napi_value fn;
+  CHECK(napi_create_function(env, "init", NAPI_AUTO_LENGTH, Init, addon, &fn));
+  CHECK(napi_set_named_property(env, exports, "init", fn));
+  CHECK(napi_create_function(env, "open", NAPI_AUTO_LENGTH, Open, addon, &fn));
+  CHECK(napi_set_named_property(env, exports, "open", fn));
+  CHECK(napi_create_function(env, "openCount", NAPI_AUTO_LENGTH, OpenCount, addon, &fn));
+  CHECK(napi_set_named_property(env, exports, "openCount", fn));
+  CHECK(napi_set_named_property(env, exports, "Handle", ctor));
+
+  SetInt(env, exports, "AF_INET", AF_INET);
+  SetInt(env, exports, "AF_INET6", AF_INET6);
+  SetInt(env, exports, "AF_UNIX", AF_UNIX);
+  SetInt(env, exports, "SOCK_STREAM", SOCK_STREAM);
+  SetInt(env, exports, "SOCK_DGRAM", SOCK_DGRAM);
+  SetInt(env, exports, "READABLE", UV_READABLE);
+  SetInt(env, exports, "WRITABLE", UV_WRITABLE);
+  SetInt(env, exports, "EV_DATA", EV_DATA);
+  SetInt(env, exports, "EV_EOF", EV_EOF);
+  SetInt(env, exports, "EV_ERROR", EV_ERROR);
+  SetInt(env, exports, "EV_WRITABLE", EV_WRITABLE);
+  SetInt(env, exports, "EV_ACCEPT", EV_ACCEPT);
+  SetInt(env, exports, "EV_MESSAGE", EV_MESSAGE);
+  SetInt(env, exports, "EAGAIN", EAGAIN);
+  SetInt(env, exports, "EINPROGRESS", EINPROGRESS);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, ModuleInit)
