@@ -49,6 +49,8 @@ export const codes = {
   LIMIT_REACHED: "ERR_LIMIT_REACHED",
   /** A method meant to be overridden by a subclass was not (Python's `NotImplementedError`). */
   METHOD_NOT_IMPLEMENTED: "ERR_METHOD_NOT_IMPLEMENTED",
+  /** `ASYNCORE_BACKEND` asks for a socket backend that is not available here (the native addon is not built). */
+  BACKEND_UNAVAILABLE: "ERR_BACKEND_UNAVAILABLE",
 } as const;
 
 /** A `TypeError` or `RangeError`-style argument error with `ERR_INVALID_ARG_VALUE`. */
