@@ -8,7 +8,7 @@ import * as dgram from "node:dgram";
 import * as net from "node:net";
 import { type Address, type BytesLike, formatAddress, toBuffer } from "../address.js";
 import type { StreamConnection } from "../core/backend.js";
-import { getBackend } from "../core/index.js";
+import { getBackend, NativeDatagramEndpoint, NativeSocket, NativeStreamListener } from "../core/index.js";
 import { checkServerLimits, type ServerLimitOptions } from "../core/server-limits.js";
 import { type CodedError, codedError, codes, invalidArgValue } from "../errors.js";
 import { ACCEPT_QUEUE_MIN, Channel, SEND_BUFFER_HIGH, SEND_BUFFER_LOW } from "./_channel.js";
@@ -19,7 +19,19 @@ import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from "./constants
 import { type SocketMap, socketMap } from "./socket-map.js";
 
 /** The Node object a dispatcher can wrap. */
-export type DispatcherSocket = net.Socket | net.Server | dgram.Socket;
+export type DispatcherSocket =
+  | net.Socket
+  | net.Server
+  | dgram.Socket
+  | NativeSocket
+  | NativeStreamListener
+  | NativeDatagramEndpoint;
+
+/**
+ * A connected stream socket as `accept()` gives it: a `net.Socket` on the `node:net` backend, a
+ * {@link NativeSocket} on the native one (see `backendName()`).
+ */
+export type StreamSocket = net.Socket | NativeSocket;
 
 let nextFileno = 1;
 const EMPTY = Buffer.alloc(0);
@@ -70,7 +82,7 @@ export class Dispatcher {
     this[kChannel] = new Channel(this);
     if (sock !== undefined) {
       this.setSocket(sock, map);
-      if (sock instanceof net.Socket) {
+      if (sock instanceof net.Socket || sock instanceof NativeSocket) {
         const state = sock.readyState;
         this.connected = state === "open" || state === "readOnly" || state === "writeOnly";
         this.connecting = state === "opening";
@@ -126,21 +138,21 @@ export class Dispatcher {
   setSocket(sock: DispatcherSocket, map?: SocketMap): void {
     const chan = this[kChannel];
     const backend = getBackend();
-    if (sock instanceof net.Socket) {
+    if (sock instanceof net.Socket || sock instanceof NativeSocket) {
       const conn: StreamConnection = acceptedConnections.get(sock) ?? backend.adopt(sock);
       acceptedConnections.delete(sock);
       chan.conn = conn;
       setSendLimits(conn);
       conn.start(chan);
-    } else if (sock instanceof net.Server) {
+    } else if (sock instanceof net.Server || sock instanceof NativeStreamListener) {
       chan.listener = backend.adoptListener(sock, chan);
       this.accepting = sock.listening;
-    } else if (sock instanceof dgram.Socket) {
+    } else if (sock instanceof dgram.Socket || sock instanceof NativeDatagramEndpoint) {
       chan.datagram = backend.adoptDatagram(sock, chan);
     } else {
       throw codedError(
         codes.BAD_SOCKET,
-        "Cannot set socket: expected a net.Socket, net.Server or dgram.Socket",
+        "Cannot set socket: expected a net.Socket, net.Server, dgram.Socket or a native backend socket",
       );
     }
     this.addChannel(map);
@@ -290,7 +302,7 @@ export class Dispatcher {
    * failures (`EMFILE`, …) go to `handleAcceptError()` and the listener keeps listening.
    * Python: `accept()`.
    */
-  accept(): [net.Socket, Address] | null {
+  accept(): [StreamSocket, Address] | null {
     const chan = this[kChannel];
     chan.progress++;
     if (chan.failure !== null) {
@@ -301,7 +313,7 @@ export class Dispatcher {
     while (chan.acceptErrors.length > 0) this.handleAcceptError(chan.acceptErrors.shift()!);
     const conn = chan.accepted.shift();
     if (conn === undefined) return null;
-    const sock = conn.raw as net.Socket;
+    const sock = conn.raw as StreamSocket;
     acceptedConnections.set(sock, conn);
     return [sock, conn.remoteAddress ?? ""];
   }
@@ -483,7 +495,7 @@ export class Dispatcher {
   }
 
   /** Default: close the socket and log a warning. Python: `handle_accepted()`. */
-  handleAccepted(sock: net.Socket, _addr: Address): void {
+  handleAccepted(sock: StreamSocket, _addr: Address): void {
     sock.destroy();
     this.logInfo("unhandled accepted event", "warning");
   }

@@ -7,6 +7,7 @@ import * as net from "node:net";
 import { after, afterEach, beforeEach, describe, test } from "node:test";
 import type { Address } from "../../src/address.js";
 import { AF_INET, AF_INET6, AF_UNIX, Dispatcher, loop, SOCK_STREAM } from "../../src/asyncore/index.js";
+import { backendName, NativeSocket, NativeStreamListener } from "../../src/core/index.js";
 import { type Family, loopUntil, MapContext, unixPath } from "../support/asyncore-harness.js";
 
 const families: Family[] = [
@@ -142,7 +143,8 @@ for (const fam of families) {
           Dispatcher.prototype.handleAccept.call(this);
         }
         override handleAccepted(sock: net.Socket, addr: Address): void {
-          assert.ok(sock instanceof net.Socket);
+          // The backend's own socket object: a net.Socket, or a NativeSocket on the native backend.
+          assert.ok(sock instanceof (backendName() === "native" ? NativeSocket : net.Socket));
           peer = addr;
           sock.destroy();
           this.flag = true;
@@ -286,7 +288,7 @@ for (const fam of families) {
       assert.equal(ctx.map.get(s.fileno()), s);
       void s.bind(fam.addr());
       const addr = await s.listen(5);
-      assert.ok(s.socket instanceof net.Server);
+      assert.ok(s.socket instanceof (backendName() === "native" ? NativeStreamListener : net.Server));
       if (fam.family === AF_UNIX) assert.equal(typeof addr, "string");
       else assert.equal(net.isIP((addr as [string, number])[0]), fam.family === AF_INET6 ? 6 : 4);
       s.close();
