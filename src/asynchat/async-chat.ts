@@ -9,7 +9,7 @@ import { type BytesLike, toBuffer } from "../address.js";
 import { kChannel, selfReportingPredicates } from "../asyncore/_symbols.js";
 import { Dispatcher } from "../asyncore/dispatcher.js";
 import type { SocketMap } from "../asyncore/socket-map.js";
-import { codedError, codes, hasCode, invalidArgType, invalidArgValue } from "../errors.js";
+import { codedError, codes, hasCode, invalidArgType, invalidArgValue, LimitOverrunError } from "../errors.js";
 import { OutputFifo } from "./_output-fifo.js";
 import type { Producer } from "./producer.js";
 import { type TerminatorInput, TerminatorScanner } from "./terminator-scanner.js";
@@ -60,9 +60,21 @@ export class AsyncChat extends Dispatcher {
   acInBufferSize = 65536;
   /** Bytes sent at most per send; larger pushes are queued in pieces of this size. Python: `ac_out_buffer_size`. */
   acOutBufferSize = 65536;
+  /**
+   * Most bytes the default {@link collectIncomingData} keeps for {@link getData} while a bytes
+   * terminator is set (default 1 MiB): more, and the terminator has not come within the limit,
+   * so it throws a `LimitOverrunError` (`ERR_LIMIT_OVERRUN`) after dropping what it kept; the
+   * loop passes it to `handleError`, whose default closes the channel. A byte count bounds its
+   * own data, and `null` asks for everything, so neither is limited. Not in Python (unbounded).
+   */
+  collectLimit = 1024 * 1024;
   readonly #scanner: TerminatorScanner = new TerminatorScanner(this);
   /** Collected chunks since the last getData() (views of received chunks, joined once). */
   #incoming: Buffer[] = [];
+  /** Their total length. */
+  #incomingBytes = 0;
+  /** The terminator is bytes: collectLimit applies. */
+  #framed = false;
   #fifo = new OutputFifo();
   /** Bytes at the front of the queue: the unsent rest of a pushed piece or of a producer's piece. */
   #front: Buffer = EMPTY;
@@ -86,6 +98,7 @@ export class AsyncChat extends Dispatcher {
    */
   setTerminator(term: TerminatorInput): void {
     this.#scanner.setTerminator(term);
+    this.#framed = (typeof term === "string" || term instanceof Uint8Array) && term.length > 0;
   }
 
   /**
@@ -101,9 +114,23 @@ export class AsyncChat extends Dispatcher {
    * several calls per record. Default: keep them for {@link getData}. The Buffer may be a view
    * of the received chunk; it stays valid. Python: `collect_incoming_data()` (which in Python
    * must be overridden; here it defaults to `_collect_incoming_data`).
+   *
+   * @throws LimitOverrunError `ERR_LIMIT_OVERRUN` when a bytes terminator is set and more than
+   *   `collectLimit` bytes would be kept; what was kept is dropped.
    */
   collectIncomingData(data: Buffer): void {
-    if (data.length > 0) this.#incoming.push(data);
+    if (data.length === 0) return;
+    const total = this.#incomingBytes + data.length;
+    if (total > this.collectLimit && this.#framed) {
+      this.#incoming = [];
+      this.#incomingBytes = 0;
+      throw new LimitOverrunError(
+        `Cannot collect data: no terminator within collectLimit (${this.collectLimit} bytes)`,
+        total,
+      );
+    }
+    this.#incoming.push(data);
+    this.#incomingBytes = total;
   }
 
   /**
@@ -128,6 +155,7 @@ export class AsyncChat extends Dispatcher {
     const parts = this.#incoming;
     if (parts.length === 0) return EMPTY;
     this.#incoming = [];
+    this.#incomingBytes = 0;
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
@@ -264,6 +292,7 @@ export class AsyncChat extends Dispatcher {
   discardBuffers(): void {
     this.#scanner.discard();
     this.#incoming = [];
+    this.#incomingBytes = 0;
     this.#fifo.clear();
     this.#front = EMPTY;
     this.#changed();

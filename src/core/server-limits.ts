@@ -45,7 +45,8 @@ export interface ServerLimitStats {
   readonly idleClosed: number;
   /**
    * Most bytes any one connection held in userland at once: bytes delivered by `onData` minus
-   * bytes the kernel took of what was written (written minus the write buffer).
+   * bytes the kernel took of what was written (written minus the write buffer), measured as
+   * each chunk arrives (so it includes that chunk).
    */
   readonly peakBuffered: number;
 }
@@ -314,9 +315,10 @@ class LimitedConnection implements StreamConnection {
       onData: (chunk) => {
         this.seen = this.#limits.epoch;
         this.#received += chunk.length;
-        this.#owner.onData(chunk);
+        // Measured on arrival: the owner may pass the chunk on to the kernel before it returns.
         const held = this.#received - this.#written + this.inner.writeBufferSize;
         if (held > this.#limits.peakBuffered) this.#limits.peakBuffered = held;
+        this.#owner.onData(chunk);
       },
       onEnd: () => this.#owner.onEnd(),
       onWritePaused: () => this.#owner.onWritePaused(),

@@ -2,11 +2,15 @@
  * Server limits through each API: maxConnections refuses and counts the extra connections and
  * the server keeps serving; idleTimeout closes silent connections with the API's close
  * callback (protocols/streams: an ERR_LIMIT_REACHED cause) and spares the ones that send;
- * bad limit values fail at once.
+ * bad limit values fail at once; an accept failing with EMFILE is reported (protocols and
+ * streams: through the exception handler) and serving resumes once descriptors free up.
  */
 import assert from "node:assert/strict";
-import type * as net from "node:net";
+import { spawn } from "node:child_process";
+import * as net from "node:net";
+import * as readline from "node:readline";
 import { afterEach, beforeEach, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { Dispatcher } from "../../src/asyncore/index.js";
 import { serverLimitStats } from "../../src/core/server-limits.js";
 import { createServer } from "../../src/protocols/index.js";
@@ -158,3 +162,70 @@ test("limits of one server do not touch another server's connections", async () 
     await free.close();
   }
 });
+
+for (const api of ["protocols", "streams"] as const) {
+  test(`${api}: accept failing with EMFILE reaches the exception handler and serving resumes`, async () => {
+    const script = fileURLToPath(new URL("../fixtures/emfile-stream-server.js", import.meta.url));
+    const child = spawn("bash", ["-c", `ulimit -n 64 && exec "${process.execPath}" "${script}" ${api}`], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const seen: string[] = [];
+    const waiting: Array<{ match: RegExp; resolve: (line: string) => void }> = [];
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      seen.push(line);
+      const i = waiting.findIndex((w) => w.match.test(line));
+      if (i >= 0) waiting.splice(i, 1)[0]!.resolve(line);
+    });
+    const next = (match: RegExp, what: string): Promise<string> => {
+      const found = seen.find((l) => match.test(l));
+      if (found !== undefined) return Promise.resolve(found);
+      return within(new Promise((resolve) => waiting.push({ match, resolve })), 10_000, what);
+    };
+    const clients: net.Socket[] = [];
+    try {
+      const [, host, port] = /^listening on (.+):(\d+)$/.exec(await next(/^listening on /, "listening"))!;
+      let exhausted = false;
+      const emfile = next(/^accept-error /, "the accept error");
+      void emfile.then(
+        () => {
+          exhausted = true;
+        },
+        () => {},
+      );
+      // Far more connections than 64 descriptors allow: the table fills up.
+      for (let i = 0; i < 100 && !exhausted; i++) {
+        const s = net.connect(Number(port), host!);
+        s.on("error", () => {});
+        clients.push(s);
+        await delay(10);
+      }
+      assert.match(await emfile, /^accept-error (EMFILE|ENFILE)$/);
+      child.stdin.write("free\n");
+      await next(/^freed \d+$/, "the connections to be freed");
+      for (const s of clients) s.destroy();
+      const payload = pattern(50_000, 3);
+      const echo = await within(
+        (async () => {
+          // Clients the kernel still holds in the backlog may be served first: retry briefly.
+          for (let attempt = 0; ; attempt++) {
+            try {
+              return await echoOnce(Number(port), payload, 3000);
+            } catch (err) {
+              if (attempt >= 5) throw err;
+              await delay(100);
+            }
+          }
+        })(),
+        20_000,
+        "an echo after the descriptors were freed",
+      );
+      assert.ok(echo.equals(payload));
+      child.stdin.write("quit\n");
+      const code = await within(new Promise<number | null>((r) => child.once("exit", r)), 5000, "the exit");
+      assert.equal(code, 0);
+    } finally {
+      for (const s of clients) s.destroy();
+      if (child.exitCode === null) child.kill();
+    }
+  });
+}

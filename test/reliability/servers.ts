@@ -35,7 +35,12 @@ export interface TestServerOptions {
   throwOn?: (chunk: Buffer) => boolean;
   /** asynchat and streams: frame lines (`\n`) with this limit instead of echoing raw bytes. */
   lineLimit?: number;
+  /** streams with lineLimit: each line must arrive within this many ms (`AbortSignal.timeout`). */
+  lineDeadline?: number;
 }
+
+/** Kernel queue of pending connections asked for (Linux caps it at `somaxconn`). */
+const BACKLOG = 4096;
 
 /** What the server's callbacks saw. */
 export interface ServerLog {
@@ -75,10 +80,11 @@ export function startTestServer(api: Api, opts: TestServerOptions = {}): Promise
   }
 }
 
+/** An error's string code; its name for the DOMExceptions of aborted reads (`TimeoutError`). */
 function codeOf(err: unknown): string {
-  return (err as { code?: unknown } | null)?.code === undefined
-    ? String(err)
-    : String((err as { code: unknown }).code);
+  if (err instanceof DOMException) return err.name;
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === undefined ? String(err) : String(code);
 }
 
 function fault(): Error {
@@ -218,7 +224,7 @@ async function startLoopServer(api: "dispatcher" | "asynchat", opts: TestServerO
   const listener = new Listener(undefined, ctx.map);
   listener.createSocket();
   void listener.bind(["127.0.0.1", 0]);
-  const [, port] = (await listener.listen(1024, {
+  const [, port] = (await listener.listen(BACKLOG, {
     maxConnections: opts.maxConnections,
     idleTimeout: opts.idleTimeout,
   })) as [string, number];
@@ -285,6 +291,7 @@ async function startProtocolServer(opts: TestServerOptions): Promise<TestServer>
   let server: Awaited<ReturnType<typeof createServer>>;
   try {
     server = await createServer(() => new Echo(), "127.0.0.1", 0, {
+      backlog: BACKLOG,
       maxConnections: opts.maxConnections,
       idleTimeout: opts.idleTimeout,
     });
@@ -328,7 +335,13 @@ async function startStreamsServer(opts: TestServerOptions): Promise<TestServer> 
         let how = "eof";
         try {
           for (;;) {
-            const data = opts.lineLimit !== undefined ? await reader.readLine() : await reader.read(65536);
+            const deadline = opts.lineDeadline;
+            const data =
+              opts.lineLimit === undefined
+                ? await reader.read(65536)
+                : await reader.readLine(
+                    deadline === undefined ? {} : { signal: AbortSignal.timeout(deadline) },
+                  );
             if (data.length === 0) break;
             if (opts.throwOn?.(data)) {
               how = FAULT_CODE;
@@ -355,6 +368,7 @@ async function startStreamsServer(opts: TestServerOptions): Promise<TestServer> 
       "127.0.0.1",
       0,
       {
+        backlog: BACKLOG,
         maxConnections: opts.maxConnections,
         idleTimeout: opts.idleTimeout,
         limit: opts.lineLimit,
