@@ -43,6 +43,10 @@ export interface ServerLimitStats {
   readonly refused: number;
   /** Connections closed by the idle timeout. */
   readonly idleClosed: number;
+  /** Bytes delivered by `onData`, over all connections. */
+  readonly bytesIn: number;
+  /** Bytes written, over all connections. */
+  readonly bytesOut: number;
   /**
    * Most bytes any one connection held in userland at once: bytes delivered by `onData` minus
    * bytes the kernel took of what was written (written minus the write buffer), measured as
@@ -151,6 +155,8 @@ class ListenerLimits implements ListenerEvents {
   #refused = 0;
   #idleClosed = 0;
   peakBuffered = 0;
+  bytesIn = 0;
+  bytesOut = 0;
   /** Coarse clock: ticks of the idle timer so far. */
   epoch = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -172,6 +178,8 @@ class ListenerLimits implements ListenerEvents {
       accepted: this.#accepted,
       refused: this.#refused,
       idleClosed: this.#idleClosed,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
       peakBuffered: this.peakBuffered,
     };
   }
@@ -315,6 +323,7 @@ class LimitedConnection implements StreamConnection {
       onData: (chunk) => {
         this.seen = this.#limits.epoch;
         this.#received += chunk.length;
+        this.#limits.bytesIn += chunk.length;
         // Measured on arrival: the owner may pass the chunk on to the kernel before it returns.
         const held = this.#received - this.#written + this.inner.writeBufferSize;
         if (held > this.#limits.peakBuffered) this.#limits.peakBuffered = held;
@@ -378,10 +387,14 @@ class LimitedConnection implements StreamConnection {
   write(data: Buffer): void {
     this.inner.write(data);
     this.#written += data.length;
+    this.#limits.bytesOut += data.length;
   }
   writev(chunks: readonly Buffer[]): void {
     this.inner.writev(chunks);
-    for (const chunk of chunks) this.#written += chunk.length;
+    let n = 0;
+    for (const chunk of chunks) n += chunk.length;
+    this.#written += n;
+    this.#limits.bytesOut += n;
   }
   end(): void {
     this.inner.end();
