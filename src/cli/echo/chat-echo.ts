@@ -69,6 +69,8 @@ class ChatEcho extends AsyncChat implements TrackedConnection {
   }
 
   lastActivity(): number {
+    // While the buffer holds reading back, unread input may wait in the kernel.
+    if (this.outBufferSize > this.#context.maxBuffered) this.#lastActivity = performance.now();
     return this.#lastActivity;
   }
 

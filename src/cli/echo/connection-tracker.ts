@@ -10,7 +10,11 @@
 export interface TrackedConnection {
   /** Bytes received and not yet handed to the kernel: the echoes in flight. */
   pendingBytes(): number;
-  /** `performance.now()` when bytes last arrived. */
+  /**
+   * `performance.now()` when bytes last arrived, or when reading was last held back by
+   * backpressure (now, while it is): input may still be waiting in the kernel until reading has
+   * gone on unblocked for a while.
+   */
   lastActivity(): number;
   /** Close once everything written is sent (the connection leaves the tracker when it ends). */
   closeGracefully(): void;

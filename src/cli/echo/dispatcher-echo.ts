@@ -79,6 +79,8 @@ class EchoHandler extends DispatcherWithSend implements TrackedConnection {
   }
 
   lastActivity(): number {
+    // While the buffer holds reading back, unread input may wait in the kernel.
+    if (this.outBufferSize > this.#context.maxBuffered) this.#lastActivity = performance.now();
     return this.#lastActivity;
   }
 

@@ -31,6 +31,8 @@ import {
 class EchoProtocol implements Protocol, TrackedConnection {
   #transport: Transport | undefined;
   #lastActivity = performance.now();
+  /** Reading is paused because the write buffer is over its high-water mark. */
+  #held = false;
   readonly #tracker: ConnectionTracker;
   readonly #maxBuffered: number;
   readonly #log: (line: string) => void;
@@ -61,10 +63,13 @@ class EchoProtocol implements Protocol, TrackedConnection {
   }
 
   pauseWriting(): void {
+    this.#held = true;
     this.#transport!.pauseReading();
   }
 
   resumeWriting(): void {
+    this.#held = false;
+    this.#lastActivity = performance.now();
     this.#transport!.resumeReading();
   }
 
@@ -80,7 +85,7 @@ class EchoProtocol implements Protocol, TrackedConnection {
   }
 
   lastActivity(): number {
-    return this.#lastActivity;
+    return this.#held ? performance.now() : this.#lastActivity;
   }
 
   closeGracefully(): void {

@@ -1,6 +1,7 @@
 /**
  * The baseline echo server: plain `node:net`, written the way a careful Node program would be
  * (`write()` returning false pauses the socket, `'drain'` resumes it; half-close honoured).
+ * Its write buffer limit is the socket's own high-water mark, so `maxBuffered` does not apply.
  * It uses none of asyncore-ts, so comparisons against it show what each API costs.
  *
  * @module
@@ -9,7 +10,6 @@ import net from "node:net";
 import type { Address } from "../../asyncore/index.js";
 import { ConnectionTracker, type TrackedConnection } from "./connection-tracker.js";
 import {
-  DEFAULT_MAX_BUFFERED,
   describeError,
   type EchoListenSettings,
   isHangUp,
@@ -21,14 +21,23 @@ import {
 class RawEcho implements TrackedConnection {
   readonly #socket: net.Socket;
   #lastActivity = performance.now();
+  /** Reading is paused until the write buffer drains. */
+  #held = false;
 
-  constructor(socket: net.Socket, maxBuffered: number) {
+  constructor(socket: net.Socket) {
     this.#socket = socket;
     socket.on("data", (data: Buffer) => {
       this.#lastActivity = performance.now();
-      if (!socket.write(data) || socket.writableLength > maxBuffered) socket.pause();
+      if (!socket.write(data)) {
+        this.#held = true;
+        socket.pause();
+      }
     });
-    socket.on("drain", () => socket.resume());
+    socket.on("drain", () => {
+      this.#held = false;
+      this.#lastActivity = performance.now();
+      socket.resume();
+    });
     socket.on("end", () => socket.end());
   }
 
@@ -37,7 +46,7 @@ class RawEcho implements TrackedConnection {
   }
 
   lastActivity(): number {
-    return this.#lastActivity;
+    return this.#held ? performance.now() : this.#lastActivity;
   }
 
   closeGracefully(): void {
@@ -61,14 +70,13 @@ class RawEcho implements TrackedConnection {
  */
 export async function startRawEcho(settings: EchoListenSettings): Promise<RunningEchoServer> {
   const tracker = new ConnectionTracker();
-  const maxBuffered = settings.maxBuffered ?? DEFAULT_MAX_BUFFERED;
   const log = settings.log ?? logToStderr;
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     if (tracker.draining) {
       socket.destroy();
       return;
     }
-    const conn = new RawEcho(socket, maxBuffered);
+    const conn = new RawEcho(socket);
     tracker.add(conn);
     socket.on("error", (err) => {
       if (!isHangUp(err)) log(`echo (raw): connection ${socket.remoteAddress}: ${describeError(err)}`);

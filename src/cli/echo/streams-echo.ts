@@ -22,6 +22,8 @@ class StreamEcho implements TrackedConnection {
   readonly #reader: StreamReader;
   readonly #writer: StreamWriter;
   #lastActivity = performance.now();
+  /** The loop waits in `drain()`: nothing is read meanwhile. */
+  #held = false;
 
   constructor(reader: StreamReader, writer: StreamWriter) {
     this.#reader = reader;
@@ -40,7 +42,10 @@ class StreamEcho implements TrackedConnection {
       if (data.length === 0) break;
       this.#lastActivity = performance.now();
       this.#writer.write(data);
+      this.#held = true;
       await this.#writer.drain();
+      this.#held = false;
+      this.#lastActivity = performance.now();
     }
     this.#writer.close();
     await this.#writer.waitClosed();
@@ -51,7 +56,7 @@ class StreamEcho implements TrackedConnection {
   }
 
   lastActivity(): number {
-    return this.#lastActivity;
+    return this.#held ? performance.now() : this.#lastActivity;
   }
 
   closeGracefully(): void {
