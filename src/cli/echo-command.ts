@@ -61,7 +61,7 @@ export const echoCommandDef: CommandDef = {
     "max-buffer": {
       type: "string",
       value: "BYTES",
-      description: `Stop reading a connection while this much waits to be sent back (default ${DEFAULT_MAX_BUFFERED})`,
+      description: `Stop reading a connection while this much waits to be sent back (default ${DEFAULT_MAX_BUFFERED}; not raw)`,
     },
   },
   notes:
