@@ -1,0 +1,158 @@
+/**
+ * The mechanism behind a flat loop-turn cost, pinned by counting work rather than timing it:
+ * with a fixed number of active connections, the dispatchers one iteration inspects are the
+ * active ones plus, at most, the periodic sweep of dispatchers with their own predicates —
+ * whether the map holds 100 or 2,000 connected dispatchers. (scheduler-cost.test.ts checks one
+ * map size with one active connection; here the same bounds must hold across map sizes.)
+ */
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { afterEach, beforeEach, test } from "node:test";
+import { SWEEP_INTERVAL_MS, schedulerFor } from "../../src/asyncore/_scheduler.js";
+import { closeAll, Dispatcher, DispatcherWithSend, loop, type SocketMap } from "../../src/asyncore/index.js";
+import { MapContext } from "../support/asyncore-harness.js";
+import { delay } from "../support/resources.js";
+
+let ctx: MapContext;
+beforeEach(() => {
+  ctx = new MapContext();
+});
+afterEach(() => ctx.teardown());
+
+const ACTIVE = 4;
+const ROUNDS = 60;
+const SIZES = [100, 2000];
+
+class Echo extends DispatcherWithSend {
+  override handleRead(): void {
+    const data = this.recv(65536);
+    if (data.length > 0) this.send(data);
+  }
+  override handleClose(): void {
+    this.close();
+  }
+}
+
+/** Its own writable(): the scheduler cannot see it change, so every one is swept. */
+class OwnWritableEcho extends Dispatcher {
+  #out: Buffer[] = [];
+  override handleRead(): void {
+    const data = this.recv(65536);
+    if (data.length > 0) this.#out.push(data);
+  }
+  override writable(): boolean {
+    return this.#out.length > 0;
+  }
+  override handleWrite(): void {
+    const head = this.#out.shift()!;
+    const sent = this.send(head);
+    if (sent < head.length) this.#out.unshift(head.subarray(sent));
+  }
+  override handleClose(): void {
+    this.close();
+  }
+}
+
+/**
+ * One-iteration loops with a 1 ms timeout until `done()`: an echo reaches the client between
+ * iterations, and a longer timeout would only add idle waiting to the test.
+ */
+async function runUntil(map: SocketMap, done: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !done(); i++) await loop({ map, timeout: 1, count: 1 });
+  assert.ok(done(), "the echoes did not come back");
+}
+
+interface Count {
+  m: number;
+  inspected: number;
+  collections: number;
+  sweeps: number;
+  elapsedMs: number;
+}
+
+/** `m` connections accepted into `map` as `Handler`s; `ACTIVE` of them play ping-pong. */
+async function count(
+  map: SocketMap,
+  m: number,
+  Handler: new (s: net.Socket, map: SocketMap) => Dispatcher,
+): Promise<Count> {
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+  server.on("connection", (sock: net.Socket) => new Handler(sock, map));
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 1024 }, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const clients: net.Socket[] = [];
+  try {
+    for (let opened = 0; opened < m; opened += 250) {
+      const batch = Array.from({ length: Math.min(250, m - opened) }, () =>
+        net.connect({ port, host: "127.0.0.1" }),
+      );
+      clients.push(...batch);
+      await Promise.all(batch.map((s) => new Promise((resolve) => s.once("connect", resolve))));
+    }
+    for (let waited = 0; map.size < m && waited < 200; waited++) await delay(5);
+    assert.equal(map.size, m, "every connection became a dispatcher");
+    // The new dispatchers' first look happens here, before counting starts.
+    await loop({ map, timeout: 20, count: 3 });
+
+    const scheduler = schedulerFor(map);
+    const before = { i: scheduler.inspected, c: scheduler.collections, s: scheduler.sweeps };
+    const active = clients.slice(0, ACTIVE);
+    let echoed = 0;
+    for (const c of active) c.on("data", (d: Buffer) => void (echoed += d.length));
+    const start = performance.now();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const c of active) c.write("ping!");
+      await runUntil(map, () => echoed === round * ACTIVE * 5);
+    }
+    return {
+      m,
+      inspected: scheduler.inspected - before.i,
+      collections: scheduler.collections - before.c,
+      sweeps: scheduler.sweeps - before.s,
+      elapsedMs: performance.now() - start,
+    };
+  } finally {
+    server.close();
+    closeAll(map);
+    for (const c of clients) c.destroy();
+  }
+}
+
+test("dispatchers whose predicates the library owns: only the active ones are inspected, at any m", async () => {
+  const counts: Count[] = [];
+  for (const m of SIZES) counts.push(await count(ctx.map, m, Echo));
+  for (const c of counts) {
+    const what = `m = ${c.m}: ${c.inspected} inspected in ${c.collections} iterations, ${c.sweeps} sweeps`;
+    assert.equal(c.sweeps, 0, `no sweep is needed (${what})`);
+    assert.ok(c.inspected >= ROUNDS * ACTIVE, `every echo was looked at (${what})`);
+    // Idle dispatchers are never marked: no iteration looks at more than the active ones.
+    assert.ok(c.inspected <= ACTIVE * c.collections, what);
+  }
+  const [small, large] = counts as [Count, Count];
+  const perIteration = (c: Count) => c.inspected / c.collections;
+  assert.ok(
+    perIteration(large) <= perIteration(small) * 1.5 + 0.5,
+    `per iteration: ${perIteration(small).toFixed(2)} at m = ${small.m}, ${perIteration(large).toFixed(2)} at m = ${large.m}`,
+  );
+  assert.ok(large.inspected <= small.inspected * 1.5, `in all: ${small.inspected} vs ${large.inspected}`);
+});
+
+test("dispatchers with their own writable(): the active ones, plus m per sweep, sweeps only every 8 ms", async () => {
+  const counts: Count[] = [];
+  for (const m of SIZES) counts.push(await count(ctx.map, m, OwnWritableEcho));
+  for (const c of counts) {
+    const what = `m = ${c.m}: ${c.inspected} inspected in ${c.collections} iterations, ${c.sweeps} sweeps in ${c.elapsedMs.toFixed(0)} ms`;
+    // Outside sweeps an iteration looks at the active dispatchers only; a sweep looks at all m.
+    assert.ok(c.inspected <= ACTIVE * c.collections + c.m * c.sweeps, what);
+    assert.ok(c.sweeps >= 1 && c.inspected >= c.m * c.sweeps, what);
+    // Sweeps are periodic, not per iteration.
+    assert.ok(c.sweeps <= Math.ceil(c.elapsedMs / SWEEP_INTERVAL_MS) + 1, what);
+    assert.ok(c.sweeps < c.collections, what);
+  }
+  // What is not the sweep's does not grow with m.
+  const [small, large] = counts.map((c) => c.inspected - c.m * c.sweeps) as [number, number];
+  assert.ok(
+    large <= small * 1.5 + ACTIVE,
+    `outside sweeps: ${small} inspected at m = 100, ${large} at m = 2000`,
+  );
+});
