@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { BenchResults, SideResults } from "./complexity-report.js";
-import { bytes, time } from "./complexity-report.js";
+import { type BenchResults, bytes, type SideResults, time } from "./complexity-rows.js";
 import { type Curve, exponent, median, type Spread } from "./complexity-stats.js";
 
 const KiB = 1024;

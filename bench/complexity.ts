@@ -29,14 +29,8 @@ import { analysis } from "./complexity-analysis.js";
 import { type LoopParams, measureLoop } from "./complexity-loop.js";
 import { measureMemory } from "./complexity-memory.js";
 import { PEER_SCRIPT, PeerClient } from "./complexity-peer-client.js";
-import {
-  type BenchResults,
-  loopTurnSvg,
-  misses,
-  renderMarkdown,
-  type SideResults,
-  summaryMarkdown,
-} from "./complexity-report.js";
+import { loopTurnSvg, misses, renderMarkdown, summaryMarkdown } from "./complexity-report.js";
+import type { BenchResults, SideResults } from "./complexity-rows.js";
 import { measureScan, type ScanParams } from "./complexity-scan.js";
 import { measureTransfer, type TransferParams } from "./complexity-transfer.js";
 
