@@ -113,6 +113,14 @@ function fdLimit(): number {
   return Number.isInteger(n) ? n : Number.POSITIVE_INFINITY;
 }
 
+/** How this run was started, as an npm command; `--json FILE` left out (it changes nothing measured). */
+function commandLine(): string {
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--json");
+  if (at !== -1) args.splice(at, 2);
+  return `npm run bench:complexity${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
+}
+
 /** The 1-minute load average at the start of each section, for the report. */
 const sectionLoad: Record<string, number> = {};
 
@@ -191,7 +199,7 @@ async function main(): Promise<void> {
   const cpu = cpus();
   const results: BenchResults = {
     mode: quick ? "quick" : "full",
-    command: `npm run bench:complexity${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    command: commandLine(),
     startedAt: new Date(started).toISOString().replace(/\.\d+Z$/, "Z"),
     durationS: (Date.now() - started) / 1000,
     machine: {
