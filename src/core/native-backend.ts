@@ -32,6 +32,7 @@ import { resolveTargets } from "./native-resolve.js";
 import { NativeSocket } from "./native-socket.js";
 import { NativeStreamConnection } from "./native-stream.js";
 import { netBackend } from "./net-backend.js";
+import { limitListenerEvents } from "./server-limits.js";
 
 /** Node's default listen backlog. */
 const DEFAULT_BACKLOG = 511;
@@ -48,6 +49,7 @@ export function createNativeBackend(addon: NativeAddon): SocketBackend {
 
     async listen(addr: Address, options: ListenOptions, events: ListenerEvents): Promise<StreamListener> {
       if (options.tls) return netBackend.listen(addr, options, events);
+      const limited = limitListenerEvents(events, options);
       const targets = await resolveTargets(addon, addr);
       const t = targets[0];
       if (t === undefined) throw systemError(-2, "listen", addr);
@@ -63,7 +65,7 @@ export function createNativeBackend(addon: NativeAddon): SocketBackend {
       }
       const bound = h.sockname() ?? addr;
       try {
-        return new NativeStreamListener(addon, h, bound, events);
+        return new NativeStreamListener(addon, h, bound, limited);
       } catch (err) {
         h.close();
         throw err;
