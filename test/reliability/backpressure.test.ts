@@ -12,7 +12,14 @@ import { afterEach, beforeEach, test } from "node:test";
 import { ECHO_SERVER_APIS, type RunningEchoServer, startEchoServer } from "../../src/cli/echo/index.js";
 import { serverLimitStats, setServerAccounting } from "../../src/core/server-limits.js";
 import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
-import { delay, pattern, watchProcess, within } from "./helpers.js";
+import {
+  assertNoLeakedDescriptors,
+  delay,
+  openDescriptors,
+  pattern,
+  watchProcess,
+  within,
+} from "./helpers.js";
 
 /** What one connection may cost the server. */
 const BOUND = 1024 * 1024;
@@ -20,14 +27,17 @@ const BOUND = 1024 * 1024;
 const TOTAL = 24 * 1024 * 1024;
 
 let handlesAtStart = 0;
+let descriptorsAtStart = 0;
 let guard: ReturnType<typeof watchProcess>;
 beforeEach(() => {
   handlesAtStart = openSocketHandles();
+  descriptorsAtStart = openDescriptors();
   guard = watchProcess();
 });
 afterEach(async () => {
   guard.check();
   await assertNoLeakedHandles(handlesAtStart);
+  await assertNoLeakedDescriptors(descriptorsAtStart);
 });
 
 function stats() {

@@ -10,10 +10,12 @@ import * as net from "node:net";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
 import {
+  assertNoLeakedDescriptors,
   collectUntilClose,
   connected,
   delay,
   echoOnce,
+  openDescriptors,
   pattern,
   rng,
   until,
@@ -23,14 +25,17 @@ import {
 import { APIS, type Api, FAULT_CODE, MAX_BUFFERED, startTestServer, type TestServer } from "./servers.js";
 
 let handlesAtStart = 0;
+let descriptorsAtStart = 0;
 let guard: ReturnType<typeof watchProcess>;
 beforeEach(() => {
   handlesAtStart = openSocketHandles();
+  descriptorsAtStart = openDescriptors();
   guard = watchProcess();
 });
 afterEach(async () => {
   guard.check();
   await assertNoLeakedHandles(handlesAtStart);
+  await assertNoLeakedDescriptors(descriptorsAtStart);
 });
 
 /** How each API reports a connection its peer reset. */

@@ -4,6 +4,7 @@
  * rejections. No side effects at import time (the test runner may load this file as a test).
  */
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import * as net from "node:net";
 
 /** Reject when `promise` does not settle within `ms`. */
@@ -127,4 +128,26 @@ export function collectUntilClose(sock: net.Socket): Promise<Buffer> {
     outputs.set(sock, out);
   }
   return out;
+}
+
+/** Open file descriptors of this process (Linux), or -1 where /proc is missing. */
+export function openDescriptors(): number {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Wait until this process has no more descriptors open than at `start` (plus `slack` for ones
+ * Node opens lazily, such as the first DNS lookup's), or fail: catches sockets left open on
+ * any backend, not only Node's own handles.
+ */
+export async function assertNoLeakedDescriptors(start: number, slack = 3, withinMs = 3000): Promise<void> {
+  if (start < 0) return;
+  const deadline = Date.now() + withinMs;
+  while (openDescriptors() > start + slack && Date.now() < deadline) await delay(10);
+  const now = openDescriptors();
+  assert.ok(now <= start + slack, `descriptors left open: ${now}, ${start} at the start`);
 }

@@ -9,7 +9,17 @@ import * as net from "node:net";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { serverLimitStats, setServerAccounting } from "../../src/core/server-limits.js";
 import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
-import { connected, delay, echoOnce, pattern, until, watchProcess, within } from "./helpers.js";
+import {
+  assertNoLeakedDescriptors,
+  connected,
+  delay,
+  echoOnce,
+  openDescriptors,
+  pattern,
+  until,
+  watchProcess,
+  within,
+} from "./helpers.js";
 import { APIS, type Api, startTestServer, type TestServer, type TestServerOptions } from "./servers.js";
 
 const LIMIT = 64 * 1024;
@@ -17,14 +27,17 @@ const LIMIT = 64 * 1024;
 const BOUND = 1024 * 1024;
 
 let handlesAtStart = 0;
+let descriptorsAtStart = 0;
 let guard: ReturnType<typeof watchProcess>;
 beforeEach(() => {
   handlesAtStart = openSocketHandles();
+  descriptorsAtStart = openDescriptors();
   guard = watchProcess();
 });
 afterEach(async () => {
   guard.check();
   await assertNoLeakedHandles(handlesAtStart);
+  await assertNoLeakedDescriptors(descriptorsAtStart);
 });
 
 /** Start a server with the core's byte accounting on (limits or not). */

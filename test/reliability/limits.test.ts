@@ -17,10 +17,12 @@ import { createServer } from "../../src/protocols/index.js";
 import { startServer } from "../../src/streams/index.js";
 import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
 import {
+  assertNoLeakedDescriptors,
   collectUntilClose,
   connected,
   delay,
   echoOnce,
+  openDescriptors,
   pattern,
   until,
   watchProcess,
@@ -29,14 +31,17 @@ import {
 import { APIS, startTestServer, type TestServer } from "./servers.js";
 
 let handlesAtStart = 0;
+let descriptorsAtStart = 0;
 let guard: ReturnType<typeof watchProcess>;
 beforeEach(() => {
   handlesAtStart = openSocketHandles();
+  descriptorsAtStart = openDescriptors();
   guard = watchProcess();
 });
 afterEach(async () => {
   guard.check();
   await assertNoLeakedHandles(handlesAtStart);
+  await assertNoLeakedDescriptors(descriptorsAtStart);
 });
 
 /** The end an idle-closed connection reports in each API. */
