@@ -785,6 +785,7 @@ void FinalizeAddon(napi_env env, void* data, void* hint) {
   Addon* addon = static_cast<Addon*>(data);
   if (addon->dispatch != nullptr) napi_delete_reference(env, addon->dispatch);
   if (addon->ctor != nullptr) napi_delete_reference(env, addon->ctor);
+  if (addon->async != nullptr) napi_async_destroy(env, addon->async);
   free(addon->buffer);
   delete addon;
 }

@@ -1,0 +1,162 @@
+// A small workout of every path of the native addon, straight on its handles, for memory
+// checking (docs/benchmarks/native.md has the command):
+//
+//   valgrind --leak-check=full --error-exitcode=1 node native/valgrind-smoke.mjs
+//
+// TCP and Unix echo with writev, partial writes and EOF both ways, closing from inside a read
+// callback, a refused connect, a reset, UDP, handles used after close, and idle handles left to
+// the garbage collector. Prints `ok` and exits 0 when every check held.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc");
+const require = createRequire(import.meta.url);
+const a = require(process.env.ASYNCORE_NATIVE_ADDON ?? "../build/Release/asyncore_native.node");
+a.init(function dispatch(kind, x, y, z) {
+  this.owner?.(kind, x, y, z);
+});
+const tick = () => new Promise((r) => setTimeout(r, 5));
+async function until(check, what) {
+  for (let i = 0; i < 2000; i++) {
+    if (check()) return;
+    await tick();
+  }
+  assert.fail(`timed out: ${what}`);
+}
+
+/** Listen, accept one connection, echo it until EOF; resolves with the client handle's log. */
+async function echo(domain, host, port) {
+  const l = a.open(domain, a.SOCK_STREAM);
+  assert.equal(port === undefined ? l.bind(host) : l.bind(host, port), 0);
+  assert.equal(l.listen(16), 0);
+  const addr = l.sockname();
+  let server;
+  l.owner = (kind) => {
+    if (kind !== a.EV_ACCEPT) return;
+    server = l.accept();
+    assert.equal(typeof server, "object");
+    server.owner = (k, data) => {
+      if (k === a.EV_DATA) assert.equal(server.write(data), data.length);
+      if (k === a.EV_EOF) assert.equal(server.shutdown(), 0);
+    };
+    server.setInterest(a.READABLE);
+    assert.equal(l.accept(), -a.EAGAIN);
+  };
+  l.setInterest(a.READABLE);
+  const c = a.open(domain, a.SOCK_STREAM);
+  const r = typeof addr === "string" ? c.connect(addr) : c.connect(addr[0], addr[1]);
+  assert.ok(r === 0 || r === -a.EINPROGRESS);
+  const log = { bytes: 0, eof: false };
+  const big = Buffer.alloc(3 * 1024 * 1024, 7);
+  let sent = 0;
+  c.owner = (kind, data) => {
+    if (kind === a.EV_WRITABLE) {
+      if (sent === 0) {
+        assert.equal(c.soError(), 0);
+        assert.ok(c.peername() !== undefined);
+      }
+      sent += Math.max(0, c.writev([big.subarray(sent, sent + 1000), big.subarray(sent + 1000)], 0));
+      if (sent === big.length) {
+        assert.equal(c.shutdown(), 0);
+        c.setInterest(a.READABLE);
+      }
+    } else if (kind === a.EV_DATA) log.bytes += data.length;
+    else if (kind === a.EV_EOF) log.eof = true;
+  };
+  c.setInterest(a.READABLE | a.WRITABLE);
+  await until(() => log.eof, "echo EOF");
+  assert.equal(log.bytes, big.length);
+  c.close();
+  server.close();
+  l.close();
+}
+
+const dir = mkdtempSync(join(tmpdir(), "asyncore-vg-"));
+try {
+  await echo(a.AF_INET, "127.0.0.1", 0);
+  await echo(a.AF_INET6, "::1", 0);
+  await echo(a.AF_UNIX, join(dir, "s.sock"));
+
+  // A refused connect reports through the poll error path.
+  const refused = a.open(a.AF_INET, a.SOCK_STREAM);
+  let refusedErr = 0;
+  refused.owner = (kind, x) => {
+    if (kind === a.EV_ERROR) refusedErr = x;
+    else if (kind === a.EV_WRITABLE) refusedErr = refused.soError();
+    refused.close();
+  };
+  refused.connect("127.0.0.1", 1);
+  refused.setInterest(a.WRITABLE);
+  await until(() => refusedErr !== 0, "refusal");
+
+  // A reset while reading, closing from inside the callback.
+  const l = a.open(a.AF_INET, a.SOCK_STREAM);
+  l.bind("127.0.0.1", 0);
+  l.listen(4);
+  const [h, p] = l.sockname();
+  const c = a.open(a.AF_INET, a.SOCK_STREAM);
+  c.connect(h, p);
+  let reset = false;
+  c.owner = (kind) => {
+    if (kind === a.EV_WRITABLE) {
+      c.write(Buffer.from("unread"));
+      c.setInterest(a.READABLE);
+    } else if (kind === a.EV_ERROR || kind === a.EV_EOF) {
+      reset = true;
+      c.close();
+    }
+  };
+  c.setInterest(a.WRITABLE);
+  let s;
+  await until(() => typeof (s = l.accept()) === "object", "accept");
+  await tick();
+  s.close(); // unread bytes: RST
+  await until(() => reset, "reset");
+  l.close();
+
+  // UDP both ways.
+  const u1 = a.open(a.AF_INET, a.SOCK_DGRAM);
+  const u2 = a.open(a.AF_INET, a.SOCK_DGRAM);
+  u1.bind("127.0.0.1", 0);
+  u2.bind("127.0.0.1", 0);
+  const [, p1] = u1.sockname();
+  let got = "";
+  u1.owner = (kind, data, host, port) => {
+    if (kind === a.EV_MESSAGE) got = `${data}:${host}:${typeof port}`;
+  };
+  u1.setInterest(a.READABLE);
+  assert.equal(u2.sendto(Buffer.from("dgram"), "127.0.0.1", p1), 5);
+  await until(() => got !== "", "datagram");
+  assert.equal(got, "dgram:127.0.0.1:number");
+  u1.close();
+  u2.close();
+
+  // Used after close; detached; and idle handles left to the collector.
+  const dead = a.open(a.AF_INET, a.SOCK_STREAM);
+  dead.close();
+  assert.equal(dead.write(Buffer.from("x")), -9);
+  const d = a.open(a.AF_INET, a.SOCK_STREAM);
+  d.setInterest(a.READABLE);
+  const fd = d.detach();
+  assert.ok(fd > 2);
+  (() => {
+    for (let i = 0; i < 20; i++) a.open(a.AF_INET, a.SOCK_STREAM).setInterest(0);
+  })();
+  for (let i = 0; i < 10 && a.openCount() > 0; i++) {
+    gc();
+    await tick();
+  }
+  assert.equal(a.openCount(), 0);
+  // The detached descriptor is ours to close.
+  const { closeSync } = await import("node:fs");
+  closeSync(fd);
+  console.log("ok");
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
