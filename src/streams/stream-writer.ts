@@ -205,16 +205,22 @@ export class StreamWriter {
 
   /** The handshake, or the end of the connection, or an abort (which aborts the connection). */
   #untilHandshake(handshake: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-    const ac = new AbortController();
-    const onAbort = (): void => this.#transport.abort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const stop = new AbortController();
     const lost = this.#state
-      .waitLost(AbortSignal.any([ac.signal, ...(signal ? [signal] : [])]))
+      .waitLost(stop.signal)
       .then(() => Promise.reject(connectionLostError("start TLS")));
-    // The race subscribes to both, so the one that settles second is never unhandled.
-    return Promise.race([handshake, lost]).finally(() => {
+    let onAbort = (): void => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        reject(signal!.reason);
+        this.#transport.abort();
+      };
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    // The race subscribes to all three, so the ones that settle later are never unhandled.
+    return Promise.race([handshake, lost, aborted]).finally(() => {
       signal?.removeEventListener("abort", onAbort);
-      ac.abort();
+      stop.abort();
     });
   }
 }
