@@ -2,6 +2,7 @@
  * Teardown checks shared by socket tests: nothing left open.
  */
 import assert from "node:assert/strict";
+import { loadAddon } from "../../src/core/native-addon.js";
 
 const SOCKET_KINDS = new Set([
   "TCPWrap",
@@ -12,11 +13,16 @@ const SOCKET_KINDS = new Set([
   "TTYWrap",
 ]);
 
-/** How many socket handles this process has open now. */
+/** How many socket handles this process has open now (Node's, and the native backend's descriptors). */
 export function openSocketHandles(): number {
-  let n = 0;
+  let n = nativeOpenCount();
   for (const kind of process.getActiveResourcesInfo()) if (SOCKET_KINDS.has(kind)) n++;
   return n;
+}
+
+/** Sockets the native backend holds open (0 when its addon is not built). */
+function nativeOpenCount(): number {
+  return loadAddon()?.openCount() ?? 0;
 }
 
 /** Wait until the open socket handles fall to `expected` (closing takes a few turns), or fail. */
@@ -26,7 +32,7 @@ export async function assertNoLeakedHandles(expected: number, withinMs = 2000): 
   assert.equal(
     openSocketHandles(),
     expected,
-    `socket handles left open: ${process.getActiveResourcesInfo().join(", ")}`,
+    `socket handles left open: ${process.getActiveResourcesInfo().join(", ")}, native: ${nativeOpenCount()}`,
   );
 }
 
