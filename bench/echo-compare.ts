@@ -3,11 +3,13 @@
  * in the same invocation, runs alternating (raw, api, …, raw, api, …), server pinned to CPU 0
  * and this load generator to CPU 1. Prints a markdown table of medians with ratios against raw.
  *
- *   node dist-test/bench/echo-compare.js [--apis dispatcher,protocol] [--sizes 1024,102400]
+ *   node dist-test/bench/echo-compare.js [--apis dispatcher@net,dispatcher@native,uvloop] [--sizes 1024,102400]
  *       [--runs 3] [--duration 5000] [--conns 10] [--idle 10000] [--json] [--no-pin]
  *
  * @module
  */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { cpus, platform, release } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,7 +43,7 @@ const def: CommandDef = {
     apis: {
       type: "string",
       value: "LIST",
-      description: `Servers to compare with raw (default all of ${FRONT_ENDS.join(",")} that exist; "raw" = raw again)`,
+      description: `Servers to compare with raw (default all of ${FRONT_ENDS.join(",")} that exist; "raw" = raw again; API@net or API@native picks the backend; uvloop = Python asyncio on uvloop)`,
     },
     sizes: { type: "string", value: "LIST", description: "Message sizes in bytes (default 1024,102400)" },
     runs: { type: "string", value: "N", description: "Runs per server and configuration (default 3)" },
@@ -65,7 +67,7 @@ const def: CommandDef = {
 };
 
 interface Plan {
-  servers: { label: string; api: EchoApi; script: string }[];
+  servers: { label: string; api: string; argv: string[]; env?: Record<string, string> }[];
   skipped: string[];
   configs: RunConfig[];
   runs: number;
@@ -75,6 +77,22 @@ interface Plan {
   json: boolean;
   pin: boolean;
   command: string;
+}
+
+/**
+ * The command of the uvloop server (`uvloop-echo.py` in the servers directory, else in the
+ * checkout's `bench/servers/`, run by `UVLOOP_PYTHON` or /usr/bin/python3, where Debian's
+ * python3-uvloop installs), or why there is none.
+ */
+function uvloopCommand(dir: string): string[] | string {
+  const script = [dir, join(dirname(scriptPath), "..", "..", "bench", "servers")]
+    .map((d) => join(d, "uvloop-echo.py"))
+    .find((f) => existsSync(f));
+  if (script === undefined) return `no uvloop-echo.py in ${dir} or the checkout`;
+  const python = process.env.UVLOOP_PYTHON ?? "/usr/bin/python3";
+  const probe = spawnSync(python, ["-c", "import uvloop"], { stdio: "ignore", timeout: 10_000 });
+  if (probe.status !== 0) return `${python} cannot import uvloop: apt-get install python3-uvloop`;
+  return [python, script];
 }
 
 function parseList(text: string, name: string): string[] {
@@ -98,15 +116,30 @@ function makePlan(argv: readonly string[]): Plan | undefined {
   const wanted = apisText === undefined ? FRONT_ENDS : parseList(apisText, "apis");
   const raw = findServerScript("raw", [dir]);
   if (raw === undefined) throw usageError(`No raw-net-echo.js in ${dir}: build bench/ first`);
-  const servers: Plan["servers"] = [{ label: "raw", api: "raw", script: raw }];
+  const servers: Plan["servers"] = [{ label: "raw", api: "raw", argv: [process.execPath, raw] }];
   const skipped: string[] = [];
-  for (const name of wanted) {
+  for (const item of wanted) {
+    // `api@backend` runs the API's server with ASYNCORE_BACKEND=backend (net or native).
+    const [name = "", backend, extra] = item.split("@");
+    if (extra !== undefined || (backend !== undefined && backend !== "net" && backend !== "native")) {
+      throw usageError(`Invalid --apis: "${item}" (a backend after @ is net or native)`);
+    }
+    const env = backend === undefined ? undefined : { ASYNCORE_BACKEND: backend };
+    if (name === "uvloop") {
+      const found = uvloopCommand(dir);
+      if (typeof found === "string") skipped.push(`uvloop (${found})`);
+      else servers.push({ label: "uvloop", api: item, argv: found });
+      continue;
+    }
     if (!(ECHO_APIS as readonly string[]).includes(name)) {
-      throw usageError(`Invalid --apis: unknown "${name}" (expected ${ECHO_APIS.join(", ")})`);
+      throw usageError(`Invalid --apis: unknown "${name}" (expected ${[...ECHO_APIS, "uvloop"].join(", ")})`);
     }
     const script = findServerScript(name as EchoApi, [dir]);
     if (script === undefined) skipped.push(`${name} (no ${name}-echo.js in ${dir})`);
-    else servers.push({ label: name === "raw" ? "raw (repeat)" : name, api: name as EchoApi, script });
+    else {
+      const label = name === "raw" && backend === undefined ? "raw (repeat)" : item;
+      servers.push({ label, api: item, argv: [process.execPath, script], ...(env ? { env } : {}) });
+    }
   }
   const configs = sizes.map((size) => ({ size, idle: 0 }));
   if (idle > 0) configs.push(...sizes.map((size) => ({ size, idle })));
@@ -143,8 +176,11 @@ async function measureOne(
   const record: RunRecord = { server: server.label, config, run };
   let child: EchoServerProcess | undefined;
   try {
-    const argv = [process.execPath, server.script];
-    child = await EchoServerProcess.start(pinned ? { argv, pinCore: 0 } : { argv });
+    child = await EchoServerProcess.start({
+      argv: server.argv,
+      ...(pinned ? { pinCore: 0 } : {}),
+      ...(server.env ? { env: server.env } : {}),
+    });
     record.result = await runMeasured(
       {
         ...child.target,

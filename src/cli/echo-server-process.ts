@@ -18,6 +18,8 @@ export interface EchoServerOptions {
   pinCore?: number;
   /** How long to wait for the `listening on` line (default 10000 ms). */
   startTimeoutMs?: number;
+  /** Variables added to this process's environment for the server, e.g. `{ ASYNCORE_BACKEND: "native" }`. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -89,7 +91,10 @@ export class EchoServerProcess {
     const timeoutMs = opts.startTimeoutMs ?? 10_000;
     installExitHook();
     return new Promise((resolve, reject) => {
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(argv[0]!, argv.slice(1), {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      });
       const stderr = { text: "" };
       let stdout = "";
       let settled = false;
