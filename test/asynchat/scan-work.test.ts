@@ -11,7 +11,13 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { afterEach, beforeEach, test } from "node:test";
 import { TerminatorScanner } from "../../src/asynchat/terminator-scanner.js";
-import { Dispatcher, loop, type SocketMap } from "../../src/asyncore/index.js";
+import {
+  closeAll,
+  Dispatcher,
+  type DispatcherSocket,
+  loop,
+  type SocketMap,
+} from "../../src/asyncore/index.js";
 import { MapContext } from "../support/asyncore-harness.js";
 
 const TERMINATORS = ["\n", "\r\n", "\r\n\r\n", "--end-of-record--"];
@@ -126,7 +132,7 @@ class ScanningReader extends Dispatcher {
   #current: Buffer[] = [];
   readonly scanner: TerminatorScanner;
   constructor(
-    sock: net.Socket,
+    sock: DispatcherSocket,
     map: SocketMap,
     term: string,
     readonly readSize: number,
@@ -158,17 +164,32 @@ class ScanningReader extends Dispatcher {
   }
 }
 
+/** A listening dispatcher in a map of its own; each accepted socket goes to `onSocket`. */
+class Listener extends Dispatcher {
+  onSocket: (sock: DispatcherSocket) => void = () => {};
+  override handleAccepted(sock: DispatcherSocket): void {
+    this.onSocket(sock);
+  }
+}
+
 test("over a real socket: reads of 512 B and 64 KiB, the same bound", async () => {
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
+  const acceptMap: SocketMap = new Map();
+  const listener = new Listener(undefined, acceptMap);
+  listener.createSocket();
+  void listener.bind(["127.0.0.1", 0]);
+  const [host, port] = (await listener.listen(5)) as [string, number];
   try {
     for (const term of ["\r\n", "--end-of-record--"]) {
       for (const readSize of [512, 65536]) {
         const { data, records } = makeInput(term, 2000);
-        const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
-        const client = net.connect({ port, host: "127.0.0.1" });
-        const reader = new ScanningReader(await accepted, ctx.map, term, readSize);
+        let reader: ScanningReader | undefined;
+        listener.onSocket = (sock) => {
+          reader = new ScanningReader(sock, ctx.map, term, readSize);
+        };
+        const client = net.connect({ port, host });
+        for (let i = 0; i < 500 && reader === undefined; i++)
+          await loop({ map: acceptMap, timeout: 10, count: 1 });
+        assert.ok(reader !== undefined, "the connection was accepted");
         // Written in uneven pieces, so that reads split terminators anywhere.
         for (let at = 0, step = 1; at < data.length; at += step, step = 1 + ((step * 7 + 13) % 4999)) {
           client.write(data.subarray(at, at + step));
@@ -180,19 +201,13 @@ test("over a real socket: reads of 512 B and 64 KiB, the same bound", async () =
         assert.equal(reader.fed, data.length);
         assert.deepEqual(reader.records, records);
         assert.ok(reader.reads >= Math.ceil(data.length / readSize), `${reader.reads} reads`);
-        const s = reader.scanner;
-        checkBound(
-          `${JSON.stringify(term)}, recv(${readSize})`,
-          term,
-          reader.fed,
-          reader.reads,
-          s.bytesSearched,
-          s.bufferedLength,
-        );
+        const sc = reader.scanner;
+        const what = `${JSON.stringify(term)}, recv(${readSize})`;
+        checkBound(what, term, reader.fed, reader.reads, sc.bytesSearched, sc.bufferedLength);
         client.destroy();
       }
     }
   } finally {
-    server.close();
+    closeAll(acceptMap);
   }
 });

@@ -9,9 +9,15 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { afterEach, beforeEach, test } from "node:test";
 import { SWEEP_INTERVAL_MS, schedulerFor } from "../../src/asyncore/_scheduler.js";
-import { closeAll, Dispatcher, DispatcherWithSend, loop, type SocketMap } from "../../src/asyncore/index.js";
+import {
+  closeAll,
+  Dispatcher,
+  type DispatcherSocket,
+  DispatcherWithSend,
+  loop,
+  type SocketMap,
+} from "../../src/asyncore/index.js";
 import { MapContext } from "../support/asyncore-harness.js";
-import { delay } from "../support/resources.js";
 
 let ctx: MapContext;
 beforeEach(() => {
@@ -70,26 +76,37 @@ interface Count {
   elapsedMs: number;
 }
 
+/** A listening dispatcher in a map of its own: accepting is not what is counted. */
+class Acceptor extends Dispatcher {
+  onSocket: (sock: DispatcherSocket) => void = () => {};
+  override handleAccepted(sock: DispatcherSocket): void {
+    this.onSocket(sock);
+  }
+}
+
 /** `m` connections accepted into `map` as `Handler`s; `ACTIVE` of them play ping-pong. */
 async function count(
   map: SocketMap,
   m: number,
-  Handler: new (s: net.Socket, map: SocketMap) => Dispatcher,
+  Handler: new (s: DispatcherSocket, map: SocketMap) => Dispatcher,
 ): Promise<Count> {
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  server.on("connection", (sock: net.Socket) => new Handler(sock, map));
-  await new Promise<void>((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 1024 }, resolve));
-  const { port } = server.address() as net.AddressInfo;
+  const acceptMap: SocketMap = new Map();
+  const acceptor = new Acceptor(undefined, acceptMap);
+  acceptor.onSocket = (sock) => new Handler(sock, map);
+  acceptor.createSocket();
+  void acceptor.bind(["127.0.0.1", 0]);
+  const [host, port] = (await acceptor.listen(1024)) as [string, number];
   const clients: net.Socket[] = [];
   try {
     for (let opened = 0; opened < m; opened += 250) {
-      const batch = Array.from({ length: Math.min(250, m - opened) }, () =>
-        net.connect({ port, host: "127.0.0.1" }),
-      );
+      const batch = Array.from({ length: Math.min(250, m - opened) }, () => net.connect({ port, host }));
       clients.push(...batch);
-      await Promise.all(batch.map((s) => new Promise((resolve) => s.once("connect", resolve))));
+      const connected = Promise.all(batch.map((s) => new Promise((resolve) => s.once("connect", resolve))));
+      for (let i = 0; i < 5000 && map.size < opened + batch.length; i++) {
+        await loop({ map: acceptMap, timeout: 5, count: 1 });
+      }
+      await connected;
     }
-    for (let waited = 0; map.size < m && waited < 200; waited++) await delay(5);
     assert.equal(map.size, m, "every connection became a dispatcher");
     // The new dispatchers' first look happens here, before counting starts.
     await loop({ map, timeout: 20, count: 3 });
@@ -112,7 +129,7 @@ async function count(
       elapsedMs: performance.now() - start,
     };
   } finally {
-    server.close();
+    closeAll(acceptMap);
     closeAll(map);
     for (const c of clients) c.destroy();
   }
