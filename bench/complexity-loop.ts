@@ -3,8 +3,8 @@
  * connected dispatchers.
  *
  * For each m, m connections are opened from the peer process (`complexity-peer.js`) and
- * accepted with plain `node:net` (setup, not timed); each accepted socket becomes an echo
- * dispatcher in a fresh map. Then, with the map at size m:
+ * accepted by a listening dispatcher in a map of its own (setup, not timed); each accepted
+ * socket becomes an echo dispatcher in a fresh map. Then, with the map at size m:
  *
  * - **dispatcher()**: `new Dispatcher(undefined, map)` × `batch`, time per call;
  * - **createSocket()**: `createSocket(AF_INET, SOCK_STREAM)` on each of those, time per call
@@ -25,12 +25,12 @@
  *
  * @module
  */
-import * as net from "node:net";
 import { schedulerFor } from "../src/asyncore/_scheduler.js";
 import {
   AF_INET,
   closeAll,
   Dispatcher,
+  type DispatcherSocket,
   DispatcherWithSend,
   ExitNow,
   loop,
@@ -38,8 +38,8 @@ import {
   type SocketMap,
 } from "../src/asyncore/index.js";
 import type { PeerClient } from "./complexity-peer-client.js";
+import { acceptFromPeer, runUntilExit } from "./complexity-setup.js";
 import type { Curve } from "./complexity-stats.js";
-import { runUntilExit } from "./complexity-transfer.js";
 
 /** Parameters of {@link measureLoop}. */
 export interface LoopParams {
@@ -86,7 +86,7 @@ export interface EchoState {
 /** Echo through `DispatcherWithSend`'s buffered `send()`; its predicates are the library's. */
 export class WithSendEcho extends DispatcherWithSend {
   constructor(
-    sock: net.Socket,
+    sock: DispatcherSocket,
     map: SocketMap,
     readonly state: EchoState,
   ) {
@@ -107,7 +107,7 @@ export class WithSendEcho extends DispatcherWithSend {
 export class OwnWritableEcho extends Dispatcher {
   #out: Buffer[] = [];
   constructor(
-    sock: net.Socket,
+    sock: DispatcherSocket,
     map: SocketMap,
     readonly state: EchoState,
   ) {
@@ -144,39 +144,6 @@ class Connector extends Dispatcher {
 
 const hrtime = (): bigint => process.hrtime.bigint();
 const seconds = (from: bigint): number => Number(hrtime() - from) / 1e9;
-
-/**
- * Open `m` connections from the peer, accept them with plain `node:net` and wrap each in
- * `make(socket)`. Not timed.
- */
-export async function acceptFromPeer(
-  peer: PeerClient,
-  m: number,
-  active: number,
-  make: (sock: net.Socket) => void,
-): Promise<void> {
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  let accepted = 0;
-  server.on("connection", (sock: net.Socket) => {
-    accepted++;
-    make(sock);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  try {
-    await peer.request({ op: "open", port, count: m, active });
-    for (let waited = 0; accepted < m && waited < 10_000; waited += 5) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    if (accepted < m) throw new Error(`Cannot set up: accepted ${accepted} of ${m} connections`);
-  } finally {
-    // Stop listening now; close()'s callback would wait for the accepted sockets to end.
-    server.close();
-  }
-}
 
 function timeCreation(map: SocketMap, batch: number): [number, number] {
   const made: Dispatcher[] = new Array(batch);

@@ -1,37 +1,25 @@
 /**
  * Complexity benchmark, asyncore-ts side: resident memory per idle dispatcher.
  *
- * Run as its own fresh process (`node --expose-gc complexity-memory.js M`), so that nothing
- * measured before has left memory to reuse: it starts the peer process, collects garbage and
- * reads its RSS; opens M connections from the peer, accepts them with plain `node:net` and
- * wraps each in a `DispatcherWithSend` echo in one map; runs a few loop turns, collects garbage
- * again and reads its RSS. Prints one JSON line: `{"m", "rssBytes", "heapBytes"}` (the growth
- * of RSS and of V8's used heap). {@link measureMemory} runs it from the benchmark.
+ * Runs in a fresh process (a section of `complexity-side.js`), so that nothing measured before
+ * has left memory to reuse: it starts the peer process, opens and closes 10 connections to warm
+ * up, collects garbage and reads its RSS; opens m connections from the peer, accepts them with
+ * a listening dispatcher and wraps each in a `DispatcherWithSend` echo in one map; runs a few
+ * loop turns, collects garbage again and reads its RSS. The result: the growth of RSS and of
+ * V8's used heap.
  *
  * @module
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { closeAll, loop, type SocketMap } from "../src/asyncore/index.js";
-import { acceptFromPeer, type EchoState, WithSendEcho } from "./complexity-loop.js";
+import { type EchoState, WithSendEcho } from "./complexity-loop.js";
 import { PeerClient } from "./complexity-peer-client.js";
+import { acceptFromPeer } from "./complexity-setup.js";
 
 /** Growth of RSS and of the used heap with `m` idle dispatchers, in bytes. */
 export interface MemorySample {
   m: number;
   rssBytes: number;
   heapBytes: number;
-}
-
-/** Run the probe in a fresh Node process with `--expose-gc`. */
-export function measureMemory(m: number): MemorySample {
-  const r = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), String(m)], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`Memory probe failed with status ${r.status}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as MemorySample;
 }
 
 async function settle(): Promise<void> {
@@ -43,7 +31,11 @@ async function settle(): Promise<void> {
   }
 }
 
-async function probe(m: number): Promise<MemorySample> {
+/**
+ * Measure in this process, which must be fresh and run with `--expose-gc`: the benchmark runs
+ * it as a section of `complexity-side.js`.
+ */
+export async function probeMemory(m: number): Promise<MemorySample> {
   const peer = new PeerClient();
   const map: SocketMap = new Map();
   const state: EchoState = { echoed: 0, target: Number.POSITIVE_INFINITY };
@@ -65,13 +57,4 @@ async function probe(m: number): Promise<MemorySample> {
     closeAll(map, true);
     await peer.close();
   }
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const m = Number(process.argv[2]);
-  if (!Number.isInteger(m) || m <= 0) {
-    process.stderr.write("usage: node --expose-gc complexity-memory.js M\n");
-    process.exit(2);
-  }
-  process.stdout.write(`${JSON.stringify(await probe(m))}\n`);
 }

@@ -1,6 +1,6 @@
 /**
  * The complexity benchmark's report: `docs/complexity.md` (the complexity table rebuilt with
- * both measured columns, the targets checked, the raw figures) and the loop-turn plot.
+ * every measured column, the targets checked, the raw figures) and the loop-turn plot.
  *
  * @module
  */
@@ -8,77 +8,64 @@ import {
   type BenchResults,
   bytes,
   decadeTime,
+  fits,
+  memoryVerdict,
   ROWS,
   type Row,
-  type SideResults,
+  type Side,
   time,
+  verdict,
 } from "./complexity-rows.js";
-import { type Curve, exponent, median, relativeSpread, type Spread, spread } from "./complexity-stats.js";
+import { type Curve, median, relativeSpread, type Spread, spread } from "./complexity-stats.js";
 import { renderChart, type Series } from "./complexity-svg.js";
 
 const KiB = 1024;
 
 const num = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : "–");
 const sizeLabel = (row: Row, x: number): string => (row.size === "n" ? bytes(x) : x.toLocaleString("en-US"));
+const expText = (e: Spread): string => `${num(e.median)} [${num(e.min)}, ${num(e.max)}]`;
+const tsSides = (r: BenchResults): Side[] => r.sides.filter((s) => s.key !== "cpython");
 
-function expText(e: Spread): string {
-  return `${num(e.median)} [${num(e.min)}, ${num(e.max)}]`;
+function endpoints(row: Row, side: Side): string {
+  const c = row.curve(side.data);
+  return `${time(median(c.samples[0]!))} → ${time(median(c.samples[c.samples.length - 1]!))}`;
 }
 
-function fits(row: Row, side: SideResults) {
-  const c = row.curve(side);
-  return { all: exponent(c), upper: exponent(c, row.upperFrom), curve: c };
-}
-
-function verdict(row: Row, side: SideResults): string {
-  if (row.target === undefined) return "";
-  const e = fits(row, side)[row.target.on];
-  const inside = (v: number) => v >= row.target!.lo && v <= row.target!.hi;
-  if (!inside(e.median)) return "**missed**";
-  return inside(e.min) && inside(e.max) ? "met" : "met (median; spread crosses)";
-}
-
-function endpoints(row: Row, side: SideResults): string {
-  const c = row.curve(side);
-  const first = median(c.samples[0]!);
-  const last = median(c.samples[c.samples.length - 1]!);
-  return `${time(first)} → ${time(last)}`;
+function fitLabel(row: Row): string {
+  return row.fit === "all" ? `all ${row.size}` : `${row.size} ≥ ${sizeLabel(row, row.upperFrom)}`;
 }
 
 function summaryTable(r: BenchResults): string[] {
+  const head = r.sides.map((s) => s.label);
   const lines = [
-    "| operation | cost measured | size | claimed | CPython 3.11: exponent, all sizes | large sizes | smallest → largest size | asyncore-ts: exponent, all sizes | large sizes | smallest → largest size | asyncore-ts target |",
-    "| --- | --- | :-: | :-: | --: | --: | --: | --: | --: | --: | --- |",
+    `| operation | cost measured | size | claimed | fitted over | ${head.join(" | ")} | asyncore-ts target |`,
+    `| --- | --- | :-: | :-: | :-: | ${head.map(() => "--:").join(" | ")} | --- |`,
   ];
   for (const row of ROWS) {
-    const py = fits(row, r.cpython);
-    const ts = fits(row, r.ts);
-    const upper = `${row.size} ≥ ${sizeLabel(row, row.upperFrom)}`;
-    const target = row.target ? `${row.target.text}: ${verdict(row, r.ts)}` : "";
+    const cells = r.sides.map((s) => `**${expText(fits(row, s.data)[row.fit])}**<br>${endpoints(row, s)}`);
+    const target = row.target
+      ? `${row.target.text}: ${tsSides(r)
+          .map((s) => `${verdict(row, s.data)} (${s.key})`)
+          .join(", ")}`
+      : "";
     lines.push(
-      `| ${row.op} | ${row.cost} | ${row.size} | ${row.claimed} | ${expText(py.all)} | ${upper}: ${expText(py.upper)} | ${endpoints(row, r.cpython)} | ${expText(ts.all)} | ${upper}: ${expText(ts.upper)} | ${endpoints(row, r.ts)} | ${target} |`,
+      `| ${row.op} | ${row.cost} | ${row.size} | ${row.claimed} | ${fitLabel(row)} | ${cells.join(" | ")} | ${target} |`,
     );
   }
-  const mem = memoryRow(r);
+  const mem = r.sides.map((s) => memoryCell(s));
+  const verdicts = tsSides(r)
+    .map((s) => `${memoryVerdict(s)} (${s.key})`)
+    .join(", ");
   lines.push(
-    `| idle dispatcher (connected) | RSS growth per dispatcher | m | O(1) space | ${mem.py} | | | ${mem.ts} | | | constant: ${mem.verdict} |`,
+    `| idle dispatcher (connected) | RSS growth per dispatcher | m | O(1) space | | ${mem.join(" | ")} | constant: ${verdicts} |`,
   );
   return lines;
 }
 
-function memoryRow(r: BenchResults): { py: string; ts: string; verdict: string } {
-  const cell = (mem: Record<string, number[]>) =>
-    Object.entries(mem)
-      .map(([m, xs]) => `m = ${Number(m).toLocaleString("en-US")}: ${(median(xs) / KiB).toFixed(2)} KiB`)
-      .join("; ");
-  const ms = Object.keys(r.ts.memory).map(Number);
-  let verdict = "not checked (one m only)";
-  if (ms.length >= 2) {
-    const a = median(r.ts.memory[String(Math.min(...ms))]!);
-    const b = median(r.ts.memory[String(Math.max(...ms))]!);
-    verdict = `${b / a >= 0.75 && b / a <= 1.25 ? "met" : "**missed**"} (ratio ${num(b / a)})`;
-  }
-  return { py: cell(r.cpython.memory), ts: cell(r.ts.memory), verdict };
+function memoryCell(side: Side): string {
+  return Object.entries(side.data.memory)
+    .map(([m, xs]) => `${(median(xs) / KiB).toFixed(2)} KiB at m = ${Number(m).toLocaleString("en-US")}`)
+    .join("<br>");
 }
 
 function cell(xs: number[], fmt: (v: number) => string): string {
@@ -89,52 +76,52 @@ function cell(xs: number[], fmt: (v: number) => string): string {
 }
 
 function rawTable(rows: Row[], r: BenchResults, perByte: boolean): string[] {
-  const sizes = rows[0]!.curve(r.ts).sizes;
+  const sizes = rows[0]!.curve(r.sides[0]!.data).sizes;
   const fmt = perByte ? (v: number) => `${(v * 1e9).toFixed(2)} ns/B` : time;
   const lines = [
-    `| operation | side | ${sizes.map((x) => sizeLabel(rows[0]!, x)).join(" | ")} |`,
-    `| --- | --- | ${sizes.map(() => "--:").join(" | ")} |`,
+    `| operation | side | ${sizes.map((x) => sizeLabel(rows[0]!, x)).join(" | ")} | exponent: all sizes; large sizes |`,
+    `| --- | --- | ${sizes.map(() => "--:").join(" | ")} | --: |`,
   ];
   for (const row of rows) {
-    for (const [name, side] of [
-      ["CPython", r.cpython],
-      ["asyncore-ts", r.ts],
-    ] as const) {
-      const c = row.curve(side);
+    for (const side of r.sides) {
+      const c = row.curve(side.data);
       const cells = c.samples.map((xs, i) => cell(perByte ? xs.map((x) => x / c.sizes[i]!) : xs, fmt));
-      lines.push(`| ${row.op} | ${name} | ${cells.join(" | ")} |`);
+      const f = fits(row, side.data);
+      const exps = perByte ? "" : `${expText(f.all)}; ${expText(f.upper)}`;
+      lines.push(`| ${row.op} | ${side.label} | ${cells.join(" | ")} | ${exps} |`);
     }
   }
   return lines;
 }
 
 function turnsTable(r: BenchResults): string[] {
-  const loopOf = (s: SideResults) => s.loop.turn;
-  const ms = r.ts.loop.create.sizes;
+  const ms = r.sides[0]!.data.loop.create.sizes;
   const lines = [
     `| handler | side | ${ms.map((m) => `m = ${m.toLocaleString("en-US")}`).join(" | ")} |`,
     `| --- | --- | ${ms.map(() => "--:").join(" | ")} |`,
   ];
   for (const kind of ["withSend", "ownWritable"] as const) {
-    for (const [name, side] of [
-      ["CPython", r.cpython],
-      ["asyncore-ts", r.ts],
-    ] as const) {
-      const t = loopOf(side)[kind];
+    for (const side of r.sides) {
+      const t = side.data.loop.turn[kind];
       const inspected = t.inspectedPerRequest;
       const cells = ms.map(
         (_, i) =>
           `${num(median(t.turnsPerRequest.samples[i]!))} turns, ${time(median(t.wallPerRequest.samples[i]!))} wall${inspected ? `, ${num(median(inspected.samples[i]!), 1)} inspected` : ""}`,
       );
-      lines.push(
-        `| ${kind === "withSend" ? "dispatcher_with_send echo" : "own writable()"} | ${name} | ${cells.join(" | ")} |`,
-      );
+      const name = kind === "withSend" ? "dispatcher_with_send echo" : "own writable()";
+      lines.push(`| ${name} | ${side.label} | ${cells.join(" | ")} |`);
     }
   }
   return lines;
 }
 
-/** The loop-turn plot: CPU per loop turn against m, both sides, both handler classes. */
+const COLORS: Record<Side["key"], [string, string]> = {
+  cpython: ["#d62728", "#ff7f0e"],
+  net: ["#1f77b4", "#17becf"],
+  native: ["#2ca02c", "#9467bd"],
+};
+
+/** The loop-turn plot: CPU per loop turn against m, every side, both handler classes. */
 export function loopTurnSvg(r: BenchResults): string {
   const series = (label: string, color: string, dashed: boolean, c: Curve): Series => ({
     label,
@@ -142,18 +129,21 @@ export function loopTurnSvg(r: BenchResults): string {
     dashed,
     points: c.sizes.map((x, i) => ({ x, ...spread(c.samples[i]!) })),
   });
+  const all: Series[] = [];
+  for (const side of r.sides) {
+    const [solid, dashed] = COLORS[side.key];
+    all.push(series(`${side.label}, with_send`, solid, false, side.data.loop.turn.withSend.cpuPerTurn));
+    all.push(
+      series(`${side.label}, own writable()`, dashed, true, side.data.loop.turn.ownWritable.cpuPerTurn),
+    );
+  }
   return renderChart({
     title: "CPU time per loop turn, 10 active connections",
     xLabel: "m: dispatchers in the map (m − 10 idle)",
     yLabel: "CPU time per loop turn",
     formatY: decadeTime,
     guideSlope: { slope: 1, label: "∝ m" },
-    series: [
-      series("CPython with_send", "#d62728", false, r.cpython.loop.turn.withSend.cpuPerTurn),
-      series("CPython own writable()", "#ff7f0e", true, r.cpython.loop.turn.ownWritable.cpuPerTurn),
-      series("asyncore-ts DispatcherWithSend", "#1f77b4", false, r.ts.loop.turn.withSend.cpuPerTurn),
-      series("asyncore-ts own writable()", "#2ca02c", true, r.ts.loop.turn.ownWritable.cpuPerTurn),
-    ],
+    series: all,
   });
 }
 
@@ -161,8 +151,8 @@ export function loopTurnSvg(r: BenchResults): string {
 function noise(r: BenchResults): { median: number; p90: number; max: number; points: number } {
   const spreads: number[] = [];
   for (const row of ROWS) {
-    for (const side of [r.ts, r.cpython])
-      for (const xs of row.curve(side).samples) spreads.push(relativeSpread(xs));
+    for (const side of r.sides)
+      for (const xs of row.curve(side.data).samples) spreads.push(relativeSpread(xs));
   }
   const sorted = [...spreads].sort((a, b) => a - b);
   return {
@@ -173,10 +163,13 @@ function noise(r: BenchResults): { median: number; p90: number; max: number; poi
   };
 }
 
-/** Rows with a target that asyncore-ts misses, for the caller to report. */
+/** Rows whose target an asyncore-ts side misses, for the caller to report. */
 export function misses(r: BenchResults): string[] {
-  const out = ROWS.filter((row) => row.target && verdict(row, r.ts) === "**missed**").map((row) => row.op);
-  if (memoryRow(r).verdict.startsWith("**missed**")) out.push("memory per idle dispatcher");
+  const out: string[] = [];
+  for (const side of tsSides(r)) {
+    for (const row of ROWS) if (verdict(row, side.data) === "**missed**") out.push(`${row.op} (${side.key})`);
+    if (memoryVerdict(side).startsWith("**missed**")) out.push(`memory per idle dispatcher (${side.key})`);
+  }
   return out;
 }
 
@@ -185,7 +178,7 @@ export function summaryMarkdown(r: BenchResults): string {
   return `${summaryTable(r).join("\n")}\n`;
 }
 
-/** `docs/complexity.md`. `analysis` is prose placed after the targets. */
+/** `docs/complexity.md`. `analysis` is prose placed after the table. */
 export function renderMarkdown(r: BenchResults, svgName: string, analysis: string): string {
   const m = r.machine;
   const nz = noise(r);
@@ -194,32 +187,38 @@ export function renderMarkdown(r: BenchResults, svgName: string, analysis: strin
   const mRows = ROWS.filter((row) => row.size === "m");
   const transferRows = ROWS.filter((row) => row.op.startsWith("send()"));
   const scanRows = ROWS.filter((row) => row.op.startsWith("asynchat"));
+  const notes = [...r.missingSides, ...((r.params.notes as string[] | undefined) ?? [])];
   return [
     "# The asyncore complexity table, measured",
     "",
     "The usual table of asyncore's costs — creating a dispatcher O(1), `create_socket` O(1),",
     "`connect` O(1), `handle_read`/`handle_write` O(n) in the data, one loop turn O(m log m) in",
-    "the sockets — with two measured columns beside the claim: CPython 3.11's own `asyncore`",
-    "and `asynchat`, and asyncore-ts, both measured on the same machine in the same run.",
+    "the sockets — with measured columns beside the claim: CPython 3.11's own `asyncore` and",
+    "`asynchat`, and asyncore-ts on each of its socket backends, all measured on the same",
+    "machine in the same run.",
     "",
     "_This file and its plot are generated by `bench/complexity.ts`; re-run it rather than edit._",
     "",
     `- Command: \`${r.command}\` (${r.mode} mode; \`--quick\` for a short run), that is \`npx tsc -p tsconfig.test.json && node --expose-gc dist-test/bench/complexity.js\` with the same options`,
-    `- Run: ${r.startedAt}, ${Math.round(r.durationS)} s`,
-    `- Machine: ${m.cpu} × ${m.cpus}, ${m.memGiB.toFixed(0)} GiB; Node ${m.node}; CPython ${m.python}; \`ulimit -n\` ${m.fdLimit}`,
-    `- Load average (1, 5, 15 min) at the start: ${load(m.loadStart)}; at the end: ${load(m.loadEnd)} — the machine was shared, so absolute figures are noisy`,
-    `- Load average (1 min) as each section started: ${Object.entries(m.loadBySection)
+    `- Code: commit ${m.commit}${m.srcModified ? " with local changes under `src/`" : ""}; Node ${m.node}; CPython ${m.python}`,
+    `- Run: ${r.startedAt}, ${Math.round(r.durationS)} s; machine: ${m.cpu} × ${m.cpus}, ${m.memGiB.toFixed(0)} GiB, \`ulimit -n\` ${m.fdLimit}`,
+    `- Load average (1, 5, 15 min) at the start: ${load(m.loadStart)}; at the end: ${load(m.loadEnd)}; (1 min) as each section started: ${Object.entries(
+      m.loadBySection,
+    )
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-      .join(", ")}`,
+      .join(", ")}. The two cores were shared with other work, so absolute figures are noisy.`,
     `- Noise: over ${nz.points} measured points, the repetitions of one point spread (max − min over median) by ${pct(nz.median)} at the median, ${pct(nz.p90)} at the 90th percentile, ${pct(nz.max)} at worst`,
+    ...notes.map((n) => `- Note: ${n}`),
     "",
     "## The table",
     "",
-    "Exponent: the least-squares slope of log(cost) against log(size), fitted to each",
-    "repetition separately; shown as median [min, max] over the repetitions. 0 means the cost",
-    'does not grow with the size, 1 that it grows in proportion. "Large sizes" fits only the',
-    "upper sizes, where fixed per-operation costs no longer hide the growth. Sizes: m is the",
-    "number of connected dispatchers in the map, n the number of bytes.",
+    "Each measured cell: the growth exponent in bold — the least-squares slope of log(cost)",
+    "against log(size), fitted to each repetition separately, as median [min, max] over the",
+    "repetitions — then the cost at the smallest and at the largest size (medians). 0 means",
+    "the cost does not grow with the size, 1 that it grows in proportion. Costs against the",
+    "data (n bytes) are fitted over n ≥ 256 KiB, where a transfer's fixed cost no longer hides",
+    "the growth; the raw figures below give both fits. m is the number of connected",
+    "dispatchers in the map.",
     "",
     ...summaryTable(r),
     "",
@@ -253,6 +252,9 @@ export function renderMarkdown(r: BenchResults, svgName: string, analysis: strin
     "",
     "### Against n: asynchat terminator scanning",
     "",
+    "(The scanner never touches a socket, so both asyncore-ts columns measure the same code: how",
+    "far they differ shows the noise.)",
+    "",
     ...rawTable(scanRows, r, false),
     "",
     "Per byte:",
@@ -278,24 +280,31 @@ export function renderMarkdown(r: BenchResults, svgName: string, analysis: strin
   ].join("\n");
 }
 
-const METHOD = `Both sides run the same procedure (\`bench/complexity-*.ts\` for asyncore-ts,
+const METHOD = `Every side runs the same procedure (\`bench/complexity-*.ts\` for asyncore-ts,
 \`bench/complexity_asyncore.py\` for CPython, each section written step by step the same way),
-one section after the other: asyncore-ts first, then CPython, so that they do not compete for
-the two cores. Setup (opening and accepting connections) is never timed. CPython's sockets get
+each in a child process of its own per section, one after the other (asyncore-ts on each
+backend, then CPython), so that they do not compete for the two cores. asyncore-ts runs once
+per socket backend (\`ASYNCORE_BACKEND=net\`, and \`=native\` where the addon is built).
+Setup (opening and accepting connections) is never timed. CPython's sockets get
 \`TCP_NODELAY\`, as asyncore-ts's have by default. Timers: \`process.hrtime\` and
 \`time.perf_counter\`; CPU time: \`process.cpuUsage()\` (all threads of the Node process) and
 \`time.process_time()\`.
 
 - **Against m.** m connections are opened from a separate peer process
-  (\`bench/complexity-peer.ts\`, the same program for both sides) and accepted with plain
-  sockets; each becomes an echo dispatcher in a fresh map, so the measured process holds one
+  (\`bench/complexity-peer.ts\`, the same program for every side) and accepted (by a listening
+  dispatcher in a map of its own for asyncore-ts, by a plain socket for CPython); each becomes
+  an echo dispatcher in a fresh map, so the measured process holds one
   descriptor per dispatcher. With the map at size m: \`dispatcher()\` and \`create_socket()\`
   are timed over a batch (the created ones are closed again); \`connect()\` to a listener in
   the peer is timed as the call, and from the call until \`handle_connect()\` runs inside the
   loop, for a row of connects (median of the row). asyncore-ts's \`createSocket\` makes no
-  socket yet (Node creates it in \`connect()\`, and the \`socket()\` and \`connect()\` system
-  calls run on the next tick, so they count in the time to connected); CPython's
-  \`create_socket\` makes the socket and its \`connect\` makes the system call.
+  socket yet: \`connect()\` does (with \`node:net\`, its \`socket()\` and \`connect()\`
+  system calls run on the next tick, so they count in the time to connected); CPython's
+  \`create_socket\` makes the socket and its \`connect\` makes the system call. By the time
+  \`dispatcher()\` is timed, the base class's constructor has already run for several
+  subclasses, as in any program with more than one handler class; V8 then initialises its
+  fields on a generic path, several times slower than in a process that only ever constructs
+  one class.
 - **Loop turn.** Ten of the m connections play ping-pong with the peer (64-byte messages, one
   outstanding per connection) while the others sit idle; the loop runs until R echoes were sent
   (a handler raises \`ExitNow\`), R chosen from a warm-up so that one repetition lasts about the
@@ -319,8 +328,8 @@ the two cores. Setup (opening and accepting connections) is never timed. CPython
   \`dispatcher_with_send\` echoes (after a warm-up of 10); the growth of its resident set size
   between before and after (garbage collected both times), divided by m.
 - **Repetitions and exponents.** Before the timed repetitions, every measurement runs once
-  untimed (the same for both sides; for asyncore-ts it lets the JIT compile every path). For n,
-  a repetition goes through all sizes before the next starts; for m, the connections are set
-  up once per m and handler class and the repetitions run back to back. Either way each
-  repetition yields a whole curve, hence its own slope; the exponents are shown as the median
-  and the range of those slopes.`;
+  untimed (the same on every side; for asyncore-ts it lets the JIT compile every path). A
+  repetition goes through all sizes before the next starts (for m, with fresh connections each
+  time), so that a change of load on the machine bends one repetition's curve rather than
+  shifting one size against the others. Each repetition yields a whole curve, hence its own
+  slope; exponents are shown as the median and the range of those slopes.`;

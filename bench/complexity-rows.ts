@@ -1,13 +1,13 @@
 /**
- * The complexity benchmark's data model and its table: what one run holds (both sides'
- * figures), the rows of the complexity table (operation, claimed cost, which curve, target)
- * and the formatting of sizes and durations.
+ * The complexity benchmark's data model and its table: what one run holds (every side's
+ * figures), the rows of the complexity table (operation, claimed cost, which curve, which fit,
+ * target) and the formatting of sizes and durations.
  *
  * @module
  */
 import type { LoopResult } from "./complexity-loop.js";
 import type { ScanResult } from "./complexity-scan.js";
-import type { Curve } from "./complexity-stats.js";
+import { type Curve, exponent, median, type Spread } from "./complexity-stats.js";
 import type { TransferResult } from "./complexity-transfer.js";
 
 /** Everything one side measured. */
@@ -19,6 +19,13 @@ export interface SideResults {
   memory: Record<string, number[]>;
   /** m → V8 heap growth per idle dispatcher (asyncore-ts only). */
   heap?: Record<string, number[]>;
+}
+
+/** One measured column: CPython, or asyncore-ts on one socket backend. */
+export interface Side {
+  key: "cpython" | "net" | "native";
+  label: string;
+  data: SideResults;
 }
 
 /** One run of the benchmark. */
@@ -38,10 +45,15 @@ export interface BenchResults {
     fdLimit: number;
     /** 1-minute load average when each section started. */
     loadBySection: Record<string, number>;
+    /** The commit measured, and whether `src/` differed from it. */
+    commit: string;
+    srcModified: boolean;
   };
   params: Record<string, unknown>;
-  ts: SideResults;
-  cpython: SideResults;
+  /** CPython first, then asyncore-ts per backend. */
+  sides: Side[];
+  /** Why a backend has no column (e.g. the native addon is not built). */
+  missingSides: string[];
   select: { fd: number; error: string | null };
 }
 
@@ -54,118 +66,115 @@ export interface Row {
   curve: (s: SideResults) => Curve;
   /** Lower end of the "large sizes" fit. */
   upperFrom: number;
-  /** What asyncore-ts should show, checked on the exponent named by `on`. */
-  target?: { on: "all" | "upper"; lo: number; hi: number; text: string };
+  /** The exponent the table shows (and the target is checked on): all sizes, or large ones. */
+  fit: "all" | "upper";
+  /** What asyncore-ts should show. */
+  target?: { lo: number; hi: number; text: string };
   perByte?: boolean;
 }
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const FLAT = { on: "all", lo: Number.NEGATIVE_INFINITY, hi: 0.1, text: "≤ 0.1" } as const;
-const LINEAR = { on: "upper", lo: 0.9, hi: 1.1, text: "1.0 ± 0.1 (large n)" } as const;
+const FLAT = { lo: Number.NEGATIVE_INFINITY, hi: 0.1, text: "≤ 0.1" };
+const LINEAR = { lo: 0.9, hi: 1.1, text: "1.0 ± 0.1" };
 
+const mRow = (
+  op: string,
+  cost: string,
+  claimed: string,
+  curve: Row["curve"],
+  target?: Row["target"],
+): Row => ({
+  op,
+  cost,
+  size: "m",
+  claimed,
+  curve,
+  upperFrom: 100,
+  fit: "all",
+  ...(target ? { target } : {}),
+});
+
+const nRow = (op: string, cost: string, curve: Row["curve"]): Row => ({
+  op,
+  cost,
+  size: "n",
+  claimed: "O(n)",
+  curve,
+  upperFrom: 256 * KiB,
+  fit: "upper",
+  target: LINEAR,
+  perByte: true,
+});
+
+/** The rows of the complexity table, in order. */
 export const ROWS: Row[] = [
-  {
-    op: "dispatcher()",
-    cost: "one construction",
-    size: "m",
-    claimed: "O(1)",
-    curve: (s) => s.loop.create,
-    upperFrom: 100,
-  },
-  {
-    op: "create_socket()",
-    cost: "one call",
-    size: "m",
-    claimed: "O(1)",
-    curve: (s) => s.loop.createSocket,
-    upperFrom: 100,
-  },
-  {
-    op: "connect(addr)",
-    cost: "the call",
-    size: "m",
-    claimed: "O(1)",
-    curve: (s) => s.loop.connectCall,
-    upperFrom: 100,
-  },
-  {
-    op: "connect(addr) → handle_connect()",
-    cost: "time to connected, loop turns included",
-    size: "m",
-    claimed: "O(1)",
-    curve: (s) => s.loop.connected,
-    upperFrom: 100,
-  },
-  {
-    op: "send() + handle_write() → handle_read() + recv(64 KiB)",
-    cost: "one transfer of n bytes",
-    size: "n",
-    claimed: "O(n)",
-    curve: (s) => s.transfer[String(64 * KiB)]!,
-    upperFrom: 256 * KiB,
-    target: LINEAR,
-    perByte: true,
-  },
-  {
-    op: "send() + handle_write() → handle_read() + recv(512)",
-    cost: "one transfer of n bytes",
-    size: "n",
-    claimed: "O(n)",
-    curve: (s) => s.transfer["512"]!,
-    upperFrom: 256 * KiB,
-    target: LINEAR,
-    perByte: true,
-  },
-  {
-    op: "loop turn, dispatcher_with_send echo",
-    cost: "CPU per loop turn, 10 active",
-    size: "m",
-    claimed: "O(m log m)",
-    curve: (s) => s.loop.turn.withSend.cpuPerTurn,
-    upperFrom: 100,
-    target: FLAT,
-  },
-  {
-    op: "loop turn, echo with its own writable()",
-    cost: "CPU per loop turn, 10 active",
-    size: "m",
-    claimed: "O(m log m)",
-    curve: (s) => s.loop.turn.ownWritable.cpuPerTurn,
-    upperFrom: 100,
-    target: FLAT,
-  },
-  {
-    op: "request, dispatcher_with_send echo",
-    cost: "CPU per echoed request, 10 active",
-    size: "m",
-    claimed: "O(m log m)",
-    curve: (s) => s.loop.turn.withSend.cpuPerRequest,
-    upperFrom: 100,
-    target: FLAT,
-  },
-  {
-    op: "request, echo with its own writable()",
-    cost: "CPU per echoed request, 10 active",
-    size: "m",
-    claimed: "O(m log m)",
-    curve: (s) => s.loop.turn.ownWritable.cpuPerRequest,
-    upperFrom: 100,
-    target: FLAT,
-  },
-  ...[512, 64 * KiB, MiB].map(
-    (read): Row => ({
-      op: `asynchat handle_read(), reads of ${bytes(read)}`,
-      cost: "scanning n bytes for `\\r\\n`",
-      size: "n",
-      claimed: "O(n)",
-      curve: (s) => s.scan.curves[String(read)]!,
-      upperFrom: 256 * KiB,
-      target: LINEAR,
-      perByte: true,
-    }),
+  mRow("dispatcher()", "one construction", "O(1)", (s) => s.loop.create),
+  mRow("create_socket()", "one call", "O(1)", (s) => s.loop.createSocket),
+  mRow("connect(addr)", "the call", "O(1)", (s) => s.loop.connectCall),
+  mRow(
+    "connect(addr) → handle_connect()",
+    "time to connected, loop included",
+    "O(1)",
+    (s) => s.loop.connected,
+  ),
+  nRow(
+    "send() → handle_read() + recv(64 KiB)",
+    "one transfer of n bytes",
+    (s) => s.transfer[String(64 * KiB)]!,
+  ),
+  nRow("send() → handle_read() + recv(512)", "one transfer of n bytes", (s) => s.transfer["512"]!),
+  mRow(
+    "loop turn, dispatcher_with_send echo",
+    "CPU per loop turn, 10 active",
+    "O(m log m)",
+    (s) => s.loop.turn.withSend.cpuPerTurn,
+    FLAT,
+  ),
+  mRow(
+    "loop turn, echo with its own writable()",
+    "CPU per loop turn, 10 active",
+    "O(m log m)",
+    (s) => s.loop.turn.ownWritable.cpuPerTurn,
+    FLAT,
+  ),
+  mRow(
+    "request, dispatcher_with_send echo",
+    "CPU per echoed request, 10 active",
+    "O(m log m)",
+    (s) => s.loop.turn.withSend.cpuPerRequest,
+    FLAT,
+  ),
+  mRow(
+    "request, echo with its own writable()",
+    "CPU per echoed request, 10 active",
+    "O(m log m)",
+    (s) => s.loop.turn.ownWritable.cpuPerRequest,
+    FLAT,
+  ),
+  ...[512, 64 * KiB, MiB].map((read) =>
+    nRow(
+      `asynchat handle_read(), reads of ${bytes(read)}`,
+      "scanning n bytes for `\\r\\n`",
+      (s) => s.scan.curves[String(read)]!,
+    ),
   ),
 ];
+
+/** The exponents of `row` on one side: over all sizes, and over the large ones. */
+export function fits(row: Row, data: SideResults): { all: Spread; upper: Spread } {
+  const c = row.curve(data);
+  return { all: exponent(c), upper: exponent(c, row.upperFrom) };
+}
+
+/** `met`, `met (median; spread crosses)`, `**missed**`, or "" without a target. */
+export function verdict(row: Row, data: SideResults): string {
+  if (row.target === undefined) return "";
+  const e = fits(row, data)[row.fit];
+  const inside = (v: number) => v >= row.target!.lo && v <= row.target!.hi;
+  if (!inside(e.median)) return "**missed**";
+  return inside(e.min) && inside(e.max) ? "met" : "met (median; spread crosses)";
+}
 
 /** `1 KiB`, `16 MiB`, `512 B`. */
 export function bytes(n: number): string {
@@ -187,4 +196,13 @@ export function decadeTime(s: number): string {
   const e = Math.round(Math.log10(s));
   const [base, unit] = e >= 0 ? [0, "s"] : e >= -3 ? [-3, "ms"] : e >= -6 ? [-6, "µs"] : [-9, "ns"];
   return `${10 ** (e - base)} ${unit}`;
+}
+
+/** Per-dispatcher memory at the largest m over that at the smallest, within ±25 %. */
+export function memoryVerdict(side: Side): string {
+  const ms = Object.keys(side.data.memory).map(Number);
+  if (ms.length < 2) return "not checked (one m only)";
+  const a = median(side.data.memory[String(Math.min(...ms))]!);
+  const b = median(side.data.memory[String(Math.max(...ms))]!);
+  return `${b / a >= 0.75 && b / a <= 1.25 ? "met" : "**missed**"}, ratio ${(b / a).toFixed(2)}`;
 }

@@ -40,10 +40,10 @@ function decades(lo: number, hi: number): [number, number] {
 
 /** Render `spec` as an SVG document. */
 export function renderChart(spec: ChartSpec): string {
-  const width = spec.width ?? 760;
+  const width = spec.width ?? 840;
   const height = spec.height ?? 440;
   const left = 80;
-  const right = 260;
+  const right = 300;
   const top = 40;
   const bottom = 56;
   const plotW = width - left - right;

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import * as net from "node:net";
-import { Dispatcher, DispatcherWithSend, ExitNow, loop, type SocketMap } from "../src/asyncore/index.js";
+import { Dispatcher, DispatcherWithSend, ExitNow, type SocketMap } from "../src/asyncore/index.js";
+import { connectPair, runUntilExit } from "./complexity-setup.js";
 import type { Curve } from "./complexity-stats.js";
 
 /** Parameters of {@link measureTransfer}. */
@@ -28,6 +28,7 @@ export interface TransferParams {
 export type TransferResult = Record<string, Curve>;
 
 class Sender extends DispatcherWithSend {
+  override handleConnect(): void {}
   override handleRead(): void {
     this.recv(65536);
   }
@@ -50,37 +51,6 @@ class Sink extends Dispatcher {
   override handleClose(): void {
     this.close();
   }
-}
-
-/** Run `loop()` until a handler raises `ExitNow`; anything else (or no ExitNow) is an error. */
-export async function runUntilExit(map: SocketMap, count: number, timeout = 2000): Promise<void> {
-  try {
-    await loop({ map, timeout, count });
-  } catch (err) {
-    if (err instanceof ExitNow) return;
-    throw err;
-  }
-  throw new Error("Cannot measure: the loop stopped before the measured work was done");
-}
-
-/** A connected loopback TCP pair, made with plain `node:net` (not timed). */
-export async function tcpPair(): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
-  const client = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-  await new Promise<void>((resolve, reject) => {
-    client.once("connect", resolve);
-    client.once("error", reject);
-  });
-  const peer = await accepted;
-  // Stop listening now; close()'s callback would wait for the accepted sockets to end.
-  server.close();
-  return [client, peer];
 }
 
 const hrtime = (): bigint => process.hrtime.bigint();
@@ -106,9 +76,8 @@ export async function measureTransfer(p: TransferParams): Promise<TransferResult
   const biggest = Buffer.alloc(Math.max(...p.sizes), 0x78);
   for (const readSize of p.readSizes) {
     const map: SocketMap = new Map();
-    const [a, b] = await tcpPair();
-    const sender = new Sender(a, map);
-    const sink = new Sink(b, map);
+    const sender = new Sender(undefined, map);
+    const sink = await connectPair(map, sender, (sock) => new Sink(sock, map));
     sink.readSize = readSize;
     const payloads = p.sizes.map((n) => biggest.subarray(0, n));
     // Warm-up and calibration: how many transfers make one measurement of about minMs.

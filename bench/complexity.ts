@@ -1,14 +1,16 @@
 /**
  * The asyncore complexity table, measured: every operation's cost against data size (n bytes)
- * and connection count (m dispatchers), for asyncore-ts and, in the same run, for CPython
- * 3.11's asyncore/asynchat (`complexity_asyncore.py`, whose JSON this program reads). Fits a
- * growth exponent to every operation and writes `docs/complexity.md` with the loop-turn plot
+ * and connection count (m dispatchers), for asyncore-ts on each socket backend that loads
+ * (`complexity-side.js` with `ASYNCORE_BACKEND=net`, then `=native`) and, in the same run, for
+ * CPython 3.11's asyncore/asynchat (`complexity_asyncore.py`). Each side runs as a child process
+ * per section and prints JSON, which this program reads. Fits a growth exponent to every
+ * operation and writes `docs/complexity.md` with the loop-turn plot
  * `docs/complexity-loop-turn.svg`.
  *
  *   node --expose-gc dist-test/bench/complexity.js [--quick] [--out DIR] [--json FILE] [--reps N]
  *
  * - full mode (default): 5 repetitions, n up to 16 MiB, m up to 10,000; writes to `docs/`
- *   unless `--out` says otherwise; a few minutes.
+ *   unless `--out` says otherwise; about five minutes.
  * - `--quick`: 3 repetitions, n up to 1 MiB, m up to 1,000; prints the table and writes
  *   nothing unless `--out` is given; about a minute.
  * - `--json FILE`: also write every raw figure.
@@ -26,13 +28,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { analysis } from "./complexity-analysis.js";
-import { type LoopParams, measureLoop } from "./complexity-loop.js";
-import { measureMemory } from "./complexity-memory.js";
-import { PEER_SCRIPT, PeerClient } from "./complexity-peer-client.js";
+import type { LoopParams } from "./complexity-loop.js";
+import { PEER_SCRIPT } from "./complexity-peer-client.js";
 import { loopTurnSvg, misses, renderMarkdown, summaryMarkdown } from "./complexity-report.js";
-import type { BenchResults, SideResults } from "./complexity-rows.js";
-import { measureScan, type ScanParams } from "./complexity-scan.js";
-import { measureTransfer, type TransferParams } from "./complexity-transfer.js";
+import type { BenchResults, Side, SideResults } from "./complexity-rows.js";
+import type { ScanParams } from "./complexity-scan.js";
+import type { TransferParams } from "./complexity-transfer.js";
 
 const KiB = 1024;
 const SVG_NAME = "complexity-loop-turn.svg";
@@ -129,6 +130,64 @@ function progress(text: string, section?: string): void {
   process.stderr.write(`[complexity] ${text}\n`);
 }
 
+/** A column of the report: who measures it and how. */
+interface Runner {
+  key: Side["key"];
+  label: string;
+  run<T>(section: string, params: object): T;
+}
+
+/** asyncore-ts on `backend`, one child process per section. */
+function tsRunner(backend: "net" | "native"): Runner {
+  const script = join(dirname(fileURLToPath(import.meta.url)), "complexity-side.js");
+  return {
+    key: backend,
+    label: `asyncore-ts (${backend === "net" ? "node:net" : "native"})`,
+    run<T>(section: string, params: object): T {
+      const r = spawnSync(process.execPath, ["--expose-gc", script, section, JSON.stringify(params)], {
+        encoding: "utf8",
+        timeout: 1_800_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, ASYNCORE_BACKEND: backend },
+      });
+      if (r.error) throw r.error;
+      if (r.status !== 0) {
+        throw new Error(
+          `asyncore-ts (${backend}) section ${section} failed with status ${r.status}: ${r.stderr}`,
+        );
+      }
+      return JSON.parse(r.stdout) as T;
+    },
+  };
+}
+
+function pythonRunner(exe: string): Runner {
+  return { key: "cpython", label: "CPython 3.11", run: (section, params) => python(exe, section, params) };
+}
+
+/** The asyncore-ts backends that load here, and a note for each that does not. */
+function backends(): [Runner[], string[]] {
+  const runners: Runner[] = [];
+  const missing: string[] = [];
+  for (const backend of ["net", "native"] as const) {
+    const runner = tsRunner(backend);
+    try {
+      const info = runner.run<{ backend: string }>("info", {});
+      if (info.backend !== backend) throw new Error(`it runs on ${info.backend}`);
+      runners.push(runner);
+    } catch (err) {
+      missing.push(`no column for the ${backend} backend: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  return [runners, missing];
+}
+
+function gitState(): { commit: string; srcModified: boolean } {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" });
+  const status = spawnSync("git", ["status", "--porcelain", "--", "src"], { encoding: "utf8" });
+  return { commit: head.stdout?.trim() || "unknown", srcModified: (status.stdout ?? "").trim() !== "" };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -152,51 +211,59 @@ async function main(): Promise<void> {
   }
   const exe = pythonExe();
   const info = python<{ python: string }>(exe, "info", {});
+  const [tsRunners, missingSides] = backends();
+  if (tsRunners.length === 0) throw new Error(`Cannot run the benchmark: ${missingSides.join("; ")}`);
+  const runners = [...tsRunners, pythonRunner(exe)];
+  const git = gitState();
   const started = Date.now();
   const loadStart = loadavg();
-  progress(`${quick ? "quick" : "full"} run; CPython ${info.python}; load ${loadStart[0]!.toFixed(2)}`);
+  progress(
+    `${quick ? "quick" : "full"} run; ${runners.map((r) => r.label).join(", ")}; load ${loadStart[0]!.toFixed(2)}`,
+  );
   const peerArgs = { node: process.execPath, peer: PEER_SCRIPT };
+  const data = new Map<Side["key"], Partial<SideResults>>(runners.map((r) => [r.key, {}]));
+  const each = (text: string, section: string, fn: (runner: Runner, into: Partial<SideResults>) => void) => {
+    progress(text, section);
+    for (const runner of runners) fn(runner, data.get(runner.key)!);
+  };
 
-  progress("terminator scanning", "scan");
-  const tsScan = measureScan(p.scan);
-  const pyScan = python<SideResults["scan"]>(exe, "scan", p.scan);
-  for (const [key, counts] of Object.entries(tsScan.counts)) {
-    const theirs = pyScan.counts[key];
-    if (theirs === undefined || theirs[0] !== counts[0] || theirs[1] !== counts[1]) {
-      throw new Error(`Scanning results differ at ${key}: ${counts} vs CPython ${theirs}`);
+  each("terminator scanning", "scan", (runner, into) => {
+    into.scan = runner.run<SideResults["scan"]>("scan", p.scan);
+  });
+  const reference = data.get(runners[0]!.key)!.scan!.counts;
+  for (const runner of runners) {
+    for (const [key, counts] of Object.entries(reference)) {
+      const theirs = data.get(runner.key)!.scan!.counts[key];
+      if (theirs === undefined || theirs[0] !== counts[0] || theirs[1] !== counts[1]) {
+        throw new Error(`Scanning results differ at ${key}: ${counts} vs ${runner.label} ${theirs}`);
+      }
     }
   }
-
-  progress("moving n bytes", "transfer");
-  const tsTransfer = await measureTransfer(p.transfer);
-  const pyTransfer = python<SideResults["transfer"]>(exe, "transfer", p.transfer);
-
-  progress(`m dispatchers: ${p.loop.ms.join(", ")}`, "loop");
-  const peer = new PeerClient();
-  let tsLoop: SideResults["loop"];
-  try {
-    tsLoop = await measureLoop(p.loop, peer);
-  } finally {
-    await peer.close();
-  }
-  const pyLoop = python<SideResults["loop"]>(exe, "loop", { ...p.loop, ...peerArgs });
-
+  each("moving n bytes", "transfer", (runner, into) => {
+    into.transfer = runner.run<SideResults["transfer"]>("transfer", p.transfer);
+  });
+  each(`m dispatchers: ${p.loop.ms.join(", ")}`, "loop", (runner, into) => {
+    into.loop = runner.run<SideResults["loop"]>("loop", { ...p.loop, ...peerArgs });
+  });
   progress(`memory: ${p.memory.ms.join(", ")}`, "memory");
-  const tsMemory: Record<string, number[]> = {};
-  const tsHeap: Record<string, number[]> = {};
-  const pyMemory: Record<string, number[]> = {};
   for (let r = 0; r < p.memory.reps; r++) {
     for (const m of p.memory.ms) {
-      const ts = measureMemory(m);
-      (tsMemory[m] ??= []).push(ts.rssBytes / m);
-      (tsHeap[m] ??= []).push(ts.heapBytes / m);
-      const py = python<{ rssBytes: number }>(exe, "memory", { m, ...peerArgs });
-      (pyMemory[m] ??= []).push(py.rssBytes / m);
+      for (const runner of runners) {
+        const into = data.get(runner.key)!;
+        const sample = runner.run<{ rssBytes: number; heapBytes?: number }>("memory", { m, ...peerArgs });
+        ((into.memory ??= {})[m] ??= []).push(sample.rssBytes / m);
+        if (sample.heapBytes !== undefined) ((into.heap ??= {})[m] ??= []).push(sample.heapBytes / m);
+      }
     }
   }
   const select = python<BenchResults["select"]>(exe, "select", {});
 
   const cpu = cpus();
+  const sides: Side[] = [...runners.slice(-1), ...runners.slice(0, -1)].map((r) => ({
+    key: r.key,
+    label: r.label,
+    data: data.get(r.key) as SideResults,
+  }));
   const results: BenchResults = {
     mode: quick ? "quick" : "full",
     command: commandLine(),
@@ -212,14 +279,15 @@ async function main(): Promise<void> {
       loadEnd: loadavg(),
       fdLimit: limit,
       loadBySection: { ...sectionLoad },
+      ...git,
     },
     params: { ...p, notes },
-    ts: { transfer: tsTransfer, scan: tsScan, loop: tsLoop, memory: tsMemory, heap: tsHeap },
-    cpython: { transfer: pyTransfer, scan: pyScan, loop: pyLoop, memory: pyMemory },
+    sides,
+    missingSides,
     select,
   };
   process.stdout.write(summaryMarkdown(results));
-  for (const note of notes) process.stdout.write(`\nNote: ${note}\n`);
+  for (const note of [...missingSides, ...notes]) process.stdout.write(`\nNote: ${note}\n`);
   const missed = misses(results);
   if (missed.length > 0) process.stdout.write(`\nasyncore-ts misses its target on: ${missed.join("; ")}\n`);
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(results)}\n`);
