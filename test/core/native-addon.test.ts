@@ -18,7 +18,7 @@ import {
   assertDescriptors,
   delay,
   native,
-  openDescriptors,
+  openSockets,
   skipUnlessBuilt,
   until,
 } from "./native-helpers.js";
@@ -34,16 +34,16 @@ async function collectUntil(done: () => boolean): Promise<void> {
   }
 }
 
-let fdsAtStart = 0;
+let socketsAtStart = 0;
 
 describe("native addon: safety", { skip: skipUnlessBuilt }, () => {
   const a = addon!;
   before(() => {
-    fdsAtStart = openDescriptors();
+    socketsAtStart = openSockets();
   });
   after(async () => {
     assert.equal(a.openCount(), 0, "the addon still holds descriptors");
-    await assertDescriptors(fdsAtStart);
+    await assertDescriptors(socketsAtStart);
   });
 
   test("a closed handle answers EBADF and never crashes; misuse throws TypeErrors", () => {
@@ -80,14 +80,14 @@ describe("native addon: safety", { skip: skipUnlessBuilt }, () => {
 
   test("unreachable idle handles are collected and their descriptors closed", async () => {
     const before = a.openCount();
-    const fds = openDescriptors();
+    const fds = openSockets();
     (() => {
       for (let i = 0; i < 50; i++) a.open(i % 2 ? a.AF_INET6 : a.AF_UNIX, a.SOCK_STREAM);
     })();
     assert.equal(a.openCount(), before + 50);
     await collectUntil(() => a.openCount() === before);
     assert.equal(a.openCount(), before);
-    assert.equal(openDescriptors(), fds);
+    assert.equal(openSockets(), fds);
   });
 
   test("dropped unstarted connections are collected (peers see EOF); polled ones keep serving", async () => {

@@ -8,14 +8,7 @@ import * as dgram from "node:dgram";
 import { after, before, describe, test } from "node:test";
 import type { Address } from "../../src/address.js";
 import type { DatagramEvents } from "../../src/core/backend.js";
-import {
-  addon,
-  assertDescriptors,
-  native,
-  openDescriptors,
-  skipUnlessBuilt,
-  until,
-} from "./native-helpers.js";
+import { addon, assertDescriptors, native, openSockets, skipUnlessBuilt, until } from "./native-helpers.js";
 
 class DatagramLog implements DatagramEvents {
   readonly messages: Array<[string, Address]> = [];
@@ -32,16 +25,16 @@ class DatagramLog implements DatagramEvents {
   }
 }
 
-let fdsAtStart = 0;
+let socketsAtStart = 0;
 
 describe("native backend: datagrams", { skip: skipUnlessBuilt }, () => {
   const backend = native!;
   before(() => {
-    fdsAtStart = openDescriptors();
+    socketsAtStart = openSockets();
   });
   after(async () => {
     assert.equal(addon!.openCount(), 0, "the addon still holds descriptors");
-    await assertDescriptors(fdsAtStart);
+    await assertDescriptors(socketsAtStart);
   });
 
   for (const [family, host] of [

@@ -18,7 +18,7 @@ import {
   delay,
   listenLogged,
   native,
-  openDescriptors,
+  openSockets,
   StreamLog,
   skipUnlessBuilt,
   tempDir,
@@ -26,7 +26,7 @@ import {
 } from "./native-helpers.js";
 
 const tmp = tempDir();
-let fdsAtStart = 0;
+let socketsAtStart = 0;
 let sockPaths = 0;
 
 const families: Array<{ name: string; addr: () => Address }> = [
@@ -38,11 +38,11 @@ const families: Array<{ name: string; addr: () => Address }> = [
 describe("native backend: streams", { skip: skipUnlessBuilt }, () => {
   const backend = native!;
   before(() => {
-    fdsAtStart = openDescriptors();
+    socketsAtStart = openSockets();
   });
   after(async () => {
     assert.equal(addon!.openCount(), 0, "the addon still holds descriptors");
-    await assertDescriptors(fdsAtStart);
+    await assertDescriptors(socketsAtStart);
     tmp.remove();
   });
 
