@@ -90,10 +90,10 @@ export class StreamWriter {
    * Wait until the write buffer is no longer over its high-water mark: resolves at once when
    * it is not, else when it falls to the low-water mark. Python: `drain()`.
    *
-   * @throws (rejects) the reader's error when the connection failed; the connection's error,
-   *   or `ECONNRESET` after a clean close, once it is lost; `ERR_SOCKET_CLOSED` once this
-   *   writer is closed (a `drain()` already waiting rejects at `close()`); `signal.reason`
-   *   on abort.
+   * @throws (rejects) the reader's error, then the connection's error, when it failed;
+   *   `ERR_SOCKET_CLOSED` once this writer was closed (a `drain()` already waiting rejects at
+   *   `close()`) or the transport is closing; `ECONNRESET` once the connection ended cleanly
+   *   without this writer closing it (asyncio's `ConnectionResetError`); `signal.reason` on abort.
    */
   async drain(opts: WaitOptions = {}): Promise<void> {
     const { signal } = opts;
@@ -101,8 +101,11 @@ export class StreamWriter {
     const failed = this.#reader?.exception();
     if (failed) throw failed;
     const state = this.#state;
-    if (state.lost) throw state.lostError ?? connectionLostError("drain");
-    if (this.#closed || this.#transport.isClosing()) throw writerClosed("drain");
+    if (state.lostError !== null) throw state.lostError;
+    // "You closed it" before "it was lost": a writer closed here says so, before and after the end.
+    if (this.#closed) throw writerClosed("drain");
+    if (state.lost) throw connectionLostError("drain");
+    if (this.#transport.isClosing()) throw writerClosed("drain");
     if (!state.writePaused) return;
     await state.waitDrained(signal);
   }

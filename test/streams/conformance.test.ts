@@ -169,7 +169,11 @@ for (const kind of kinds) {
       });
       const [reader, writer] = await kind.connect(server, { limit });
       // Do not read until the peer has been stuck in drain() for a while.
-      await until(() => Date.now() - lastProgress > 150, 10_000, "the peer's writes to stall");
+      await until(
+        () => isReaderPaused(reader) && Date.now() - lastProgress > 150,
+        10_000,
+        "the peer's writes to stall",
+      );
       stop = true;
       assert.ok(written < cap, "the peer never stalled");
       const bound = 2 * limit + 64 * 1024;
@@ -272,6 +276,7 @@ for (const kind of kinds) {
       await rejectsWithCode(writer.drain(), "ERR_SOCKET_CLOSED");
       assert.equal(String(await within(peer.reader.readLine())), "bye\n");
       await within(writer.waitClosed());
+      await rejectsWithCode(writer.drain(), "ERR_SOCKET_CLOSED");
       assert.deepEqual(await reader.read(), Buffer.alloc(0));
       await dispose(server, peer.writer);
     });

@@ -50,7 +50,7 @@ describe("openConnection: CPython test_streams cases", () => {
   for (const kind of ["tcp", "unix"] as const) {
     const suffix = kind === "unix" ? " (unix)" : "";
 
-    it(`test_open_connection${suffix}: a request, a line, then everything to EOF`, async () => {
+    it(`test_open_connection${suffix} / test_async_writer_api: a request, a line, then all to EOF`, async () => {
       const httpd = await peer(kind);
       const { reports } = await collectReports(async () => {
         const [reader, writer] = await open(httpd);

@@ -76,6 +76,20 @@ async function fillUntilPaused(writer: StreamWriter): Promise<{ pending: Promise
   throw new Error("the write buffer never stayed over its high-water mark");
 }
 
+/** Write until the kernel takes nothing more: the buffer does not shrink twice in a row. */
+async function fillUntilStuck(writer: StreamWriter): Promise<void> {
+  const chunk = Buffer.alloc(1024 * 1024, 0x73);
+  let still = 0;
+  for (let i = 0; i < 100 && still < 2; i++) {
+    const before = writer.transport.getWriteBufferSize();
+    if (still === 0) writer.write(chunk);
+    const after = writer.transport.getWriteBufferSize();
+    await turn(20);
+    still = writer.transport.getWriteBufferSize() >= after && after >= before ? still + 1 : 0;
+  }
+  if (still < 2) throw new Error("the kernel never stopped taking bytes");
+}
+
 /** Read everything the peer sends, without keeping it; the byte count at EOF. */
 async function sink(reader: StreamReader): Promise<number> {
   let n = 0;
@@ -200,7 +214,7 @@ describe("StreamWriter: close, waitClosed, dispose", () => {
   it("waitClosed({ signal }) gives up on a close that cannot flush; abort() then ends it", async () => {
     const p = await pair(true);
     p.peer.writer.transport.pauseReading();
-    await fillUntilPaused(p.writer);
+    await fillUntilStuck(p.writer);
     p.writer.close();
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error("too slow")), 50);
