@@ -27,3 +27,4 @@ export {
 export { backendName } from "./core/index.js";
 export { codes, IncompleteReadError, LimitOverrunError } from "./errors.js";
 export * from "./protocols/index.js";
+export * from "./streams/index.js";
