@@ -209,6 +209,11 @@ export function renderMarkdown(r: BenchResults, svgName: string, analysis: strin
       .join(", ")}. The two cores were shared with other work, so absolute figures are noisy.`,
     `- Noise: over ${nz.points} measured points, the repetitions of one point spread (max − min over median) by ${pct(nz.median)} at the median, ${pct(nz.p90)} at the 90th percentile, ${pct(nz.max)} at worst`,
     ...notes.map((n) => `- Note: ${n}`),
+    ...(r.rerendered
+      ? [
+          `- Report rendered again on ${r.rerendered} from this run's saved figures (\`--from-json\`); nothing was measured again`,
+        ]
+      : []),
     "",
     "## The table",
     "",
@@ -218,7 +223,7 @@ export function renderMarkdown(r: BenchResults, svgName: string, analysis: strin
     "the cost does not grow with the size, 1 that it grows in proportion. Costs against the",
     "data (n bytes) are fitted over n ≥ 256 KiB, where a transfer's fixed cost no longer hides",
     "the growth; the raw figures below give both fits. m is the number of connected",
-    "dispatchers in the map.",
+    "dispatchers in the map; a target against m must hold both over all m and over m ≥ 100.",
     "",
     ...summaryTable(r),
     "",

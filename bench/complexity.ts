@@ -8,12 +8,15 @@
  * `docs/complexity-loop-turn.svg`.
  *
  *   node --expose-gc dist-test/bench/complexity.js [--quick] [--out DIR] [--json FILE] [--reps N]
+ *                                                [--from-json FILE]
  *
  * - full mode (default): 5 repetitions, n up to 16 MiB, m up to 10,000; writes to `docs/`
  *   unless `--out` says otherwise; about five minutes.
  * - `--quick`: 3 repetitions, n up to 1 MiB, m up to 1,000; prints the table and writes
  *   nothing unless `--out` is given; about a minute.
  * - `--json FILE`: also write every raw figure.
+ * - `--from-json FILE`: measure nothing; render the report of a run saved with `--json`
+ *   (to `docs/` unless `--out` says otherwise).
  *
  * Loopback only; every load is bounded in count and time. m = 10,000 needs `ulimit -n` of
  * about 10,300 (the peer process holds the other ends); larger m are dropped, with a note,
@@ -22,7 +25,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -195,8 +198,16 @@ async function main(): Promise<void> {
       out: { type: "string" },
       json: { type: "string" },
       reps: { type: "string" },
+      "from-json": { type: "string" },
     },
   });
+  if (values["from-json"] !== undefined) {
+    // Re-render a saved run (its --json output) with this program's report; nothing is measured.
+    const saved = JSON.parse(readFileSync(values["from-json"], "utf8")) as BenchResults;
+    saved.rerendered = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    report(saved, values.out ?? "docs", undefined);
+    return;
+  }
   const quick = values.quick;
   const reps = values.reps === undefined ? undefined : Math.min(15, Math.max(2, Number(values.reps) || 5));
   const out = values.out ?? (quick ? undefined : "docs");
@@ -286,18 +297,24 @@ async function main(): Promise<void> {
     missingSides,
     select,
   };
+  report(results, out, values.json);
+  progress(`done in ${Math.round(results.durationS)} s`);
+}
+
+/** Print the table and what misses its target; write the raw JSON and the docs when asked. */
+function report(results: BenchResults, out: string | undefined, json: string | undefined): void {
   process.stdout.write(summaryMarkdown(results));
-  for (const note of [...missingSides, ...notes]) process.stdout.write(`\nNote: ${note}\n`);
+  const notes = (results.params.notes as string[] | undefined) ?? [];
+  for (const note of [...results.missingSides, ...notes]) process.stdout.write(`\nNote: ${note}\n`);
   const missed = misses(results);
   if (missed.length > 0) process.stdout.write(`\nasyncore-ts misses its target on: ${missed.join("; ")}\n`);
-  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(results)}\n`);
+  if (json !== undefined) writeFileSync(json, `${JSON.stringify(results)}\n`);
   if (out !== undefined) {
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, "complexity.md"), renderMarkdown(results, SVG_NAME, analysis(results)));
     writeFileSync(join(out, SVG_NAME), loopTurnSvg(results));
     progress(`wrote ${join(out, "complexity.md")} and ${join(out, SVG_NAME)}`);
   }
-  progress(`done in ${Math.round(results.durationS)} s`);
 }
 
 await main();
