@@ -723,7 +723,8 @@ napi_value Name(napi_env env, napi_callback_info info, bool peer) {
 napi_value MSockName(napi_env env, napi_callback_info info) { return Name(env, info, false); }
 napi_value MPeerName(napi_env env, napi_callback_info info) { return Name(env, info, true); }
 
-// setOption(name, on): "nodelay", "v6only", "broadcast", "keepalive" -> 0 | -errno
+// setOption(name, on): "nodelay", "v6only", "broadcast", "keepalive", "linger0" -> 0 | -errno
+// ("linger0": SO_LINGER with a zero timeout, so that closing sends RST).
 napi_value MSetOption(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -744,6 +745,10 @@ napi_value MSetOption(napi_env env, napi_callback_info info) {
     r = setsockopt(s->fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on));
   else if (strcmp(name, "keepalive") == 0)
     r = setsockopt(s->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  else if (strcmp(name, "linger0") == 0) {
+    struct linger lg = {on, 0};
+    r = setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
   else
     return Int(env, -EINVAL);
   return Int(env, r == 0 ? 0 : -errno);

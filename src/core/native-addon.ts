@@ -41,7 +41,7 @@ export interface NativeHandle {
   soError(): number;
   sockname(): Address | undefined;
   peername(): Address | undefined;
-  setOption(name: "nodelay" | "v6only" | "broadcast" | "keepalive", on: boolean): number;
+  setOption(name: "nodelay" | "v6only" | "broadcast" | "keepalive" | "linger0", on: boolean): number;
   fd(): number;
 }
 

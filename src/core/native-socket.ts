@@ -15,7 +15,7 @@ export interface NativeSocketOwner {
   readonly localAddress: Address | undefined;
   readonly remoteAddress: Address | undefined;
   descriptor(): number;
-  setOption(name: "nodelay" | "keepalive", on: boolean): void;
+  setOption(name: "nodelay" | "keepalive" | "linger0", on: boolean): void;
   end(): void;
   abort(err?: Error): void;
 }
@@ -99,6 +99,13 @@ export class NativeSocket {
   /** Close now, dropping unsent bytes; `err` becomes the close cause. */
   destroy(err?: Error): this {
     this.#owner.abort(err);
+    return this;
+  }
+
+  /** As `net.Socket.resetAndDestroy()`: close now with a TCP reset (RST) instead of a FIN. */
+  resetAndDestroy(): this {
+    this.#owner.setOption("linger0", true);
+    this.#owner.abort();
     return this;
   }
 

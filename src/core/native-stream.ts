@@ -345,7 +345,7 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     return this.#h?.fd() ?? -1;
   }
   /** @internal */
-  setOption(name: "nodelay" | "keepalive", on: boolean): void {
+  setOption(name: "nodelay" | "keepalive" | "linger0", on: boolean): void {
     if (this.#h !== null && (name !== "nodelay" || this.#peerPath === undefined)) this.#h.setOption(name, on);
   }
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { describe, it, mock } from "node:test";
+import { NativeSocket } from "../../src/core/index.js";
 import type { Protocol, Server, Transport } from "../../src/protocols/index.js";
 import {
   callExceptionHandler,
@@ -28,10 +29,10 @@ async function dispose(server: Server): Promise<void> {
   await within(server[Symbol.asyncDispose](), 3000, "the server to close");
 }
 
-/** Close with a TCP RST (SO_LINGER 0). False when the backend's socket is not a net.Socket. */
+/** Close with a TCP RST (SO_LINGER 0). False when the backend's socket cannot (neither a net.Socket nor a NativeSocket). */
 function resetPeer(transport: Transport): boolean {
   const sock = transport.getExtraInfo("socket");
-  if (!(sock instanceof net.Socket)) return false;
+  if (!(sock instanceof net.Socket) && !(sock instanceof NativeSocket)) return false;
   sock.resetAndDestroy();
   return true;
 }
