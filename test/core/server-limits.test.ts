@@ -86,9 +86,8 @@ test("maxConnections: extra connections are closed on arrival, counted and repor
   const s = await listen({ maxConnections: 3 });
   const clients = await Promise.all(Array.from({ length: 8 }, () => connect(s.port)));
   // The refused five see EOF with no data; the three served ones echo.
-  await delay(100);
+  await waitFor(() => serverLimitStats()[0] !== undefined && serverLimitStats()[0]!.refused === 5);
   for (const c of clients) c.sock.write("x");
-  await delay(100);
   const stats = serverLimitStats();
   assert.equal(stats.length, 1);
   assert.equal(stats[0]!.live, 3);
@@ -104,8 +103,10 @@ test("maxConnections: extra connections are closed on arrival, counted and repor
   assert.equal(first.code, "ERR_LIMIT_REACHED");
   assert.match(first.message, /maxConnections/);
   s.listener.close();
-  await delay(20);
-  const reported = s.acceptErrors.reduce((n, e) => n + ((e as { refused?: number }).refused ?? 0), 0);
+  const reportedCount = (): number =>
+    s.acceptErrors.reduce((n, e) => n + ((e as { refused?: number }).refused ?? 0), 0);
+  await waitFor(() => reportedCount() === 5);
+  const reported = reportedCount();
   assert.equal(reported, 5, "every refusal is in a report once the listener closes");
   assert.equal(s.closes.length, 3);
 });
@@ -195,3 +196,8 @@ test("accounting: bytes held between receipt and the kernel are measured per con
   await delay(20);
   assert.equal(serverLimitStats().length, 0, "a closed listener with no connections is forgotten");
 });
+
+/** Poll `cond` every 5 ms for up to 5 s (timings stretch on a loaded machine). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await delay(5);
+}
