@@ -65,6 +65,8 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   acceptErrors: Error[] = NONE;
   /** The dispatcher's readable()/writable() are its own, so only a sweep can see them change. */
   ownPredicates = false;
+  /** The scheduler's collection that last looked at this dispatcher. */
+  seen = 0;
   /** Bumped by every operation that changes socket state (recv, send, accept, close …). */
   progress = 0;
 

@@ -234,21 +234,40 @@ export class Scheduler {
     else run.reject(err);
   }
 
-  /** Phases 1–2: sweep if due, then keep the candidates that are ready. Returns how many. */
+  /**
+   * Phases 1–2: sweep if due, then keep the candidates that are ready. Returns how many. The
+   * sweep looks at watched dispatchers where they are and makes only the ready ones candidates;
+   * a stamp keeps a dispatcher from being looked at twice in one collection.
+   */
   #collect(): number {
     const ready = this.#ready;
     const flags = this.#flags;
     let n = 0;
-    this.collections++;
+    const stamp = ++this.collections;
     if (this.watched.size > 0) {
       const now = performance.now();
       if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
         this.#lastSweep = now;
         this.sweeps++;
-        for (const d of this.watched) this.candidates.add(d);
+        for (const d of this.watched) {
+          d[kChannel].seen = stamp;
+          this.inspected++;
+          const f = this.#readiness(d);
+          if (f === 0) {
+            this.candidates.delete(d);
+            continue;
+          }
+          this.candidates.add(d);
+          ready[n] = d;
+          flags[n] = f;
+          n++;
+        }
       }
     }
     for (const d of this.candidates) {
+      const chan: Channel = d[kChannel];
+      if (chan.seen === stamp) continue;
+      chan.seen = stamp;
       this.inspected++;
       const f = this.#readiness(d);
       if (f === 0) this.candidates.delete(d);
