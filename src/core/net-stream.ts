@@ -43,10 +43,14 @@ export class NetStreamConnection implements StreamConnection {
   #connecting: boolean;
   #error: Error | null = null;
   #reported = false;
-  /** Bound once, so writes that need a completion callback allocate nothing. */
-  readonly #afterWrite = (err?: Error | null): void => {
-    if (!err) this.#checkResume();
-  };
+  /** Made on the first write that needs a completion callback; idle connections never do. */
+  #afterWriteFn: ((err?: Error | null) => void) | undefined;
+
+  get #afterWrite(): (err?: Error | null) => void {
+    return (this.#afterWriteFn ??= (err?: Error | null): void => {
+      if (!err) this.#checkResume();
+    });
+  }
 
   #peerPath: string | undefined;
 
@@ -255,51 +259,58 @@ export class NetStreamConnection implements StreamConnection {
   }
 
   #attach(sock: net.Socket): void {
+    (sock as OwnedSocket)[kConnection] = this;
     // Nothing is read until start(): paused streams keep what arrives.
     sock.pause();
-    sock.on("data", this.#onData);
-    sock.on("end", this.#onEnd);
-    sock.on("error", this.#onError);
-    sock.on("close", this.#onClose);
-    sock.on("drain", this.#onDrain);
+    sock.on("data", NetStreamConnection.#onData);
+    sock.on("end", NetStreamConnection.#onEnd);
+    sock.on("error", NetStreamConnection.#onError);
+    sock.on("close", NetStreamConnection.#onClose);
+    sock.on("drain", NetStreamConnection.#onDrain);
     if (this.#connecting) {
-      sock.once(sock instanceof tls.TLSSocket ? "secureConnect" : "connect", this.#onConnect);
+      sock.once(sock instanceof tls.TLSSocket ? "secureConnect" : "connect", NetStreamConnection.#onConnect);
     }
   }
 
   #detach(sock: net.Socket): void {
-    sock.off("data", this.#onData);
-    sock.off("end", this.#onEnd);
-    sock.off("error", this.#onError);
-    sock.off("close", this.#onClose);
-    sock.off("drain", this.#onDrain);
+    sock.off("data", NetStreamConnection.#onData);
+    sock.off("end", NetStreamConnection.#onEnd);
+    sock.off("error", NetStreamConnection.#onError);
+    sock.off("close", NetStreamConnection.#onClose);
+    sock.off("drain", NetStreamConnection.#onDrain);
   }
 
-  readonly #onData = (chunk: Buffer): void => {
-    this.#events.onData(chunk);
-  };
-  readonly #onEnd = (): void => {
-    this.#ended = true;
-    if (this.#started) this.#events.onEnd();
-  };
-  readonly #onError = (err: Error): void => {
-    if (!this.#error) this.#error = err;
-  };
-  readonly #onDrain = (): void => {
-    this.#checkResume();
-  };
-  readonly #onConnect = (): void => {
-    this.#connecting = false;
-    this.#events.onConnect?.();
-  };
-  readonly #onClose = (): void => {
-    if (this.#reported) return;
-    this.#reported = true;
-    this.#closed = true;
-    this.#writable = false;
-    this.#connecting = false;
-    if (this.#started) this.#events.onClose(this.#error);
-  };
+  // Socket listeners are shared by every connection (Node calls them with the socket as
+  // `this`), so a connection costs no closures of its own.
+  static #onData(this: OwnedSocket, chunk: Buffer): void {
+    this[kConnection]!.#events.onData(chunk);
+  }
+  static #onEnd(this: OwnedSocket): void {
+    const conn = this[kConnection]!;
+    conn.#ended = true;
+    if (conn.#started) conn.#events.onEnd();
+  }
+  static #onError(this: OwnedSocket, err: Error): void {
+    const conn = this[kConnection]!;
+    if (!conn.#error) conn.#error = err;
+  }
+  static #onDrain(this: OwnedSocket): void {
+    this[kConnection]!.#checkResume();
+  }
+  static #onConnect(this: OwnedSocket): void {
+    const conn = this[kConnection]!;
+    conn.#connecting = false;
+    conn.#events.onConnect?.();
+  }
+  static #onClose(this: OwnedSocket): void {
+    const conn = this[kConnection]!;
+    if (conn.#reported) return;
+    conn.#reported = true;
+    conn.#closed = true;
+    conn.#writable = false;
+    conn.#connecting = false;
+    if (conn.#started) conn.#events.onClose(conn.#error);
+  }
 
   #checkPause(): void {
     if (!this.#writePaused && this.#sock.writableLength > this.#high) {
@@ -316,6 +327,10 @@ export class NetStreamConnection implements StreamConnection {
     }
   }
 }
+
+/** The connection that owns a socket, kept on the socket for the shared listeners. */
+const kConnection: unique symbol = Symbol("asyncore.connection");
+type OwnedSocket = net.Socket & { [kConnection]?: NetStreamConnection };
 
 function addressOf(sock: net.Socket, side: "local" | "remote"): Address | undefined {
   if (side === "remote") {
