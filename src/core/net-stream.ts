@@ -282,27 +282,27 @@ export class NetStreamConnection implements StreamConnection {
 
   // Socket listeners are shared by every connection (Node calls them with the socket as
   // `this`), so a connection costs no closures of its own.
-  static #onData(this: OwnedSocket, chunk: Buffer): void {
+  static readonly #onData = function (this: OwnedSocket, chunk: Buffer): void {
     this[kConnection]!.#events.onData(chunk);
-  }
-  static #onEnd(this: OwnedSocket): void {
+  };
+  static readonly #onEnd = function (this: OwnedSocket): void {
     const conn = this[kConnection]!;
     conn.#ended = true;
     if (conn.#started) conn.#events.onEnd();
-  }
-  static #onError(this: OwnedSocket, err: Error): void {
+  };
+  static readonly #onError = function (this: OwnedSocket, err: Error): void {
     const conn = this[kConnection]!;
     if (!conn.#error) conn.#error = err;
-  }
-  static #onDrain(this: OwnedSocket): void {
+  };
+  static readonly #onDrain = function (this: OwnedSocket): void {
     this[kConnection]!.#checkResume();
-  }
-  static #onConnect(this: OwnedSocket): void {
+  };
+  static readonly #onConnect = function (this: OwnedSocket): void {
     const conn = this[kConnection]!;
     conn.#connecting = false;
     conn.#events.onConnect?.();
-  }
-  static #onClose(this: OwnedSocket): void {
+  };
+  static readonly #onClose = function (this: OwnedSocket): void {
     const conn = this[kConnection]!;
     if (conn.#reported) return;
     conn.#reported = true;
@@ -310,7 +310,7 @@ export class NetStreamConnection implements StreamConnection {
     conn.#writable = false;
     conn.#connecting = false;
     if (conn.#started) conn.#events.onClose(conn.#error);
-  }
+  };
 
   #checkPause(): void {
     if (!this.#writePaused && this.#sock.writableLength > this.#high) {
