@@ -8,37 +8,17 @@
  */
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { afterEach, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import { ECHO_SERVER_APIS, type RunningEchoServer, startEchoServer } from "../../src/cli/echo/index.js";
 import { serverLimitStats, setServerAccounting } from "../../src/core/server-limits.js";
-import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
-import {
-  assertNoLeakedDescriptors,
-  delay,
-  openDescriptors,
-  pattern,
-  watchProcess,
-  within,
-} from "./helpers.js";
+import { delay, guardEachTest, pattern, within } from "./helpers.js";
 
 /** What one connection may cost the server. */
 const BOUND = 1024 * 1024;
 /** What the peer sends without reading: far more than every buffer on the way. */
 const TOTAL = 24 * 1024 * 1024;
 
-let handlesAtStart = 0;
-let descriptorsAtStart = 0;
-let guard: ReturnType<typeof watchProcess>;
-beforeEach(() => {
-  handlesAtStart = openSocketHandles();
-  descriptorsAtStart = openDescriptors();
-  guard = watchProcess();
-});
-afterEach(async () => {
-  guard.check();
-  await assertNoLeakedHandles(handlesAtStart);
-  await assertNoLeakedDescriptors(descriptorsAtStart);
-});
+guardEachTest();
 
 function stats() {
   const all = serverLimitStats();

@@ -7,36 +7,21 @@
  */
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { afterEach, beforeEach, describe, test } from "node:test";
-import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
+import { describe, test } from "node:test";
 import {
-  assertNoLeakedDescriptors,
   collectUntilClose,
   connected,
   delay,
   echoOnce,
-  openDescriptors,
+  guardEachTest,
   pattern,
   rng,
   until,
-  watchProcess,
   within,
 } from "./helpers.js";
 import { APIS, type Api, FAULT_CODE, MAX_BUFFERED, startTestServer, type TestServer } from "./servers.js";
 
-let handlesAtStart = 0;
-let descriptorsAtStart = 0;
-let guard: ReturnType<typeof watchProcess>;
-beforeEach(() => {
-  handlesAtStart = openSocketHandles();
-  descriptorsAtStart = openDescriptors();
-  guard = watchProcess();
-});
-afterEach(async () => {
-  guard.check();
-  await assertNoLeakedHandles(handlesAtStart);
-  await assertNoLeakedDescriptors(descriptorsAtStart);
-});
+guardEachTest();
 
 /** How each API reports a connection its peer reset. */
 const RESET_ENDS: Record<Api, readonly string[]> = {

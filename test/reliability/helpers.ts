@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import * as net from "node:net";
+import { afterEach, beforeEach } from "node:test";
+import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
 
 /** Reject when `promise` does not settle within `ms`. */
 export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -150,4 +152,24 @@ export async function assertNoLeakedDescriptors(start: number, slack = 3, within
   while (openDescriptors() > start + slack && Date.now() < deadline) await delay(10);
   const now = openDescriptors();
   assert.ok(now <= start + slack, `descriptors left open: ${now}, ${start} at the start`);
+}
+
+/**
+ * Check around every test of the calling file: no unhandled rejection or uncaught exception,
+ * no socket handle and no descriptor left open.
+ */
+export function guardEachTest(): void {
+  let handlesAtStart = 0;
+  let descriptorsAtStart = 0;
+  let guard: ReturnType<typeof watchProcess>;
+  beforeEach(() => {
+    handlesAtStart = openSocketHandles();
+    descriptorsAtStart = openDescriptors();
+    guard = watchProcess();
+  });
+  afterEach(async () => {
+    guard.check();
+    await assertNoLeakedHandles(handlesAtStart);
+    await assertNoLeakedDescriptors(descriptorsAtStart);
+  });
 }

@@ -6,39 +6,16 @@
  */
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { afterEach, beforeEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { serverLimitStats, setServerAccounting } from "../../src/core/server-limits.js";
-import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
-import {
-  assertNoLeakedDescriptors,
-  connected,
-  delay,
-  echoOnce,
-  openDescriptors,
-  pattern,
-  until,
-  watchProcess,
-  within,
-} from "./helpers.js";
+import { connected, delay, echoOnce, guardEachTest, pattern, until, within } from "./helpers.js";
 import { APIS, type Api, startTestServer, type TestServer, type TestServerOptions } from "./servers.js";
 
 const LIMIT = 64 * 1024;
 /** What one connection may hold in the server, whatever it is sent. */
 const BOUND = 1024 * 1024;
 
-let handlesAtStart = 0;
-let descriptorsAtStart = 0;
-let guard: ReturnType<typeof watchProcess>;
-beforeEach(() => {
-  handlesAtStart = openSocketHandles();
-  descriptorsAtStart = openDescriptors();
-  guard = watchProcess();
-});
-afterEach(async () => {
-  guard.check();
-  await assertNoLeakedHandles(handlesAtStart);
-  await assertNoLeakedDescriptors(descriptorsAtStart);
-});
+guardEachTest();
 
 /** Start a server with the core's byte accounting on (limits or not). */
 async function accounted(api: Api, opts: TestServerOptions = {}): Promise<TestServer> {

@@ -9,40 +9,25 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as net from "node:net";
 import * as readline from "node:readline";
-import { afterEach, beforeEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Dispatcher } from "../../src/asyncore/index.js";
 import { serverLimitStats } from "../../src/core/server-limits.js";
 import { createServer } from "../../src/protocols/index.js";
 import { startServer } from "../../src/streams/index.js";
-import { assertNoLeakedHandles, openSocketHandles } from "../support/resources.js";
 import {
-  assertNoLeakedDescriptors,
   collectUntilClose,
   connected,
   delay,
   echoOnce,
-  openDescriptors,
+  guardEachTest,
   pattern,
   until,
-  watchProcess,
   within,
 } from "./helpers.js";
 import { APIS, startTestServer, type TestServer } from "./servers.js";
 
-let handlesAtStart = 0;
-let descriptorsAtStart = 0;
-let guard: ReturnType<typeof watchProcess>;
-beforeEach(() => {
-  handlesAtStart = openSocketHandles();
-  descriptorsAtStart = openDescriptors();
-  guard = watchProcess();
-});
-afterEach(async () => {
-  guard.check();
-  await assertNoLeakedHandles(handlesAtStart);
-  await assertNoLeakedDescriptors(descriptorsAtStart);
-});
+guardEachTest();
 
 /** The end an idle-closed connection reports in each API. */
 const IDLE_END = {
