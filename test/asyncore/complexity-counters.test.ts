@@ -2,8 +2,7 @@
  * The mechanism behind a flat loop-turn cost, pinned by counting work rather than timing it:
  * with a fixed number of active connections, the dispatchers one iteration inspects are the
  * active ones plus, at most, the periodic sweep of dispatchers with their own predicates —
- * whether the map holds 100 or 2,000 connected dispatchers. (scheduler-cost.test.ts checks one
- * map size with one active connection; here the same bounds must hold across map sizes.)
+ * whether the map holds 100 or 2,000 connected dispatchers.
  */
 import assert from "node:assert/strict";
 import * as net from "node:net";
