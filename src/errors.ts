@@ -83,6 +83,7 @@ export function socketClosed(what: string): Error & CodedError {
  * ```
  */
 export class ExitNow extends Error {
+  /** Always `ERR_EXIT_NOW`. */
   readonly code = codes.EXIT_NOW;
   constructor(message = "Exit the loop now") {
     super(message);
@@ -96,8 +97,11 @@ export class ExitNow extends Error {
  * Python: `asyncio.IncompleteReadError`.
  */
 export class IncompleteReadError extends Error {
+  /** Always `ERR_INCOMPLETE_READ`. */
   readonly code = codes.INCOMPLETE_READ;
+  /** The bytes that did arrive before the end. */
   readonly partial: Buffer;
+  /** How many bytes were asked for, or `null` when a separator was awaited. */
   readonly expected: number | null;
   constructor(partial: Buffer, expected: number | null) {
     const want = expected === null ? "undefined" : String(expected);
@@ -114,7 +118,9 @@ export class IncompleteReadError extends Error {
  * discards as asyncio does). Python: `asyncio.LimitOverrunError`.
  */
 export class LimitOverrunError extends Error {
+  /** Always `ERR_LIMIT_OVERRUN`. */
   readonly code = codes.LIMIT_OVERRUN;
+  /** How many bytes would have to be consumed to go on. */
   readonly consumed: number;
   constructor(message: string, consumed: number) {
     super(message);

@@ -60,10 +60,15 @@ const EMPTY = Buffer.alloc(0);
  * ```
  */
 export class Dispatcher {
+  /** When true, `DispatcherWithSend.send()` logs what it sends. Python: `debug`. */
   debug = false;
+  /** The socket is connected (set just after `handleConnect()`). Python: `connected`. */
   connected = false;
+  /** The socket is listening for connections. Python: `accepting`. */
   accepting = false;
+  /** A non-blocking connect is in progress. Python: `connecting`. */
   connecting = false;
+  /** Free for subclasses to mark a closing channel, as asynchat's users do. Python: `closing`. */
   closing = false;
   /** Peer address (connected) or bound address (listening). */
   addr: Address | undefined = undefined;
@@ -96,6 +101,7 @@ export class Dispatcher {
   get ignoreLogTypes(): Set<string> {
     return (this.#ignoreLogTypes ??= new Set(["warning"]));
   }
+  /** Replace the set of log types `logInfo` does not print. */
   set ignoreLogTypes(types: Set<string>) {
     this.#ignoreLogTypes = types;
   }
@@ -475,15 +481,19 @@ export class Dispatcher {
     else this.handleExpt();
   }
 
+  /** Data, EOF or an error waits: usually `recv()` here. Default: log a warning. Python: `handle_read()`. */
   handleRead(): void {
     this.logInfo("unhandled read event", "warning");
   }
+  /** The socket can take more: usually `send()` here. Default: log a warning. Python: `handle_write()`. */
   handleWrite(): void {
     this.logInfo("unhandled write event", "warning");
   }
+  /** Out-of-band data (never raised on Node). Default: log a warning. Python: `handle_expt()`. */
   handleExpt(): void {
     this.logInfo("unhandled incoming priority event", "warning");
   }
+  /** The connect finished; `connected` becomes true just after. Default: log a warning. Python: `handle_connect()`. */
   handleConnect(): void {
     this.logInfo("unhandled connect event", "warning");
   }
