@@ -5,7 +5,7 @@
  * Prints the best time of several runs, MB/s, and the time ratio of each size to the one
  * before: doubling the input should double the time (linear work for any split).
  *
- * Run: `npx tsc -p tsconfig.test.json --outDir /tmp/out && node /tmp/out/bench/stream-reader-parse.js [--quick]`
+ * Run: `npm run build:test && node dist-test/bench/stream-reader-parse.js [--quick]`
  *
  * @module
  */
