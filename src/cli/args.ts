@@ -98,6 +98,41 @@ export function usageError(message: string): RangeError & CodedError {
   return invalidArgValue(message);
 }
 
+/** Where a command writes: help to `stdout`, usage errors to `stderr`. */
+export interface UsageIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/**
+ * Parse a command line and read its settings, handling `--help` (prints it: exit status 0) and
+ * bad usage (prints the error and a hint: exit status 2) the same way for every command.
+ * Returns the settings, or `{ exit }` when the command should stop with that status.
+ * @example
+ * ```ts
+ * const read = readCommandLine(benchCommandDef, argv, process, (args) => ({ json: flagOption(args, "json") }));
+ * if ("exit" in read) return read.exit;
+ * ```
+ */
+export function readCommandLine<S extends object>(
+  def: CommandDef,
+  argv: readonly string[],
+  io: UsageIO,
+  read: (args: ParsedArgs) => S,
+): S | { exit: number } {
+  try {
+    const args = parseCommandArgs(def, argv);
+    if (args.help) {
+      io.stdout.write(formatHelp(def));
+      return { exit: 0 };
+    }
+    return read(args);
+  } catch (err) {
+    io.stderr.write(`asyncore ${def.name}: ${(err as Error).message}\nTry 'asyncore ${def.name} --help'.\n`);
+    return { exit: 2 };
+  }
+}
+
 /** True for errors that mean "the command was called wrongly" rather than "it failed". */
 export function isUsageError(err: unknown): boolean {
   const code = (err as Partial<CodedError> | undefined)?.code;

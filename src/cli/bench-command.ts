@@ -8,10 +8,9 @@ import {
   type CommandDef,
   choiceOption,
   flagOption,
-  formatHelp,
   intOption,
   type ParsedArgs,
-  parseCommandArgs,
+  readCommandLine,
   stringOption,
   usageError,
 } from "./args.js";
@@ -198,18 +197,8 @@ async function startServer(settings: BenchSettings): Promise<{ server: EchoServe
  * ```
  */
 export async function benchCommand(argv: readonly string[], io: CommandIO = process): Promise<number> {
-  let settings: BenchSettings;
-  try {
-    const args = parseCommandArgs(benchCommandDef, argv);
-    if (args.help) {
-      io.stdout.write(formatHelp(benchCommandDef));
-      return 0;
-    }
-    settings = readSettings(args);
-  } catch (err) {
-    io.stderr.write(`asyncore bench: ${(err as Error).message}\nTry 'asyncore bench --help'.\n`);
-    return 2;
-  }
+  const settings: BenchSettings | { exit: number } = readCommandLine(benchCommandDef, argv, io, readSettings);
+  if ("exit" in settings) return settings.exit;
   let server: EchoServerProcess | undefined;
   try {
     let pinned = false;

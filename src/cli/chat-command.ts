@@ -4,7 +4,7 @@
  * @module
  */
 import { closeAll, loop } from "../asyncore/index.js";
-import { type CommandDef, formatHelp, intOption, parseCommandArgs, stringOption } from "./args.js";
+import { type CommandDef, intOption, readCommandLine, stringOption } from "./args.js";
 import type { CommandIO } from "./bench-command.js";
 import { ChatServer } from "./chat-server.js";
 
@@ -49,22 +49,13 @@ export const chatCommandDef: CommandDef = {
  * ```
  */
 export async function chatCommand(argv: readonly string[], io: CommandIO = process): Promise<number> {
-  let host: string;
-  let port: number;
-  let maxLine: number;
-  try {
-    const args = parseCommandArgs(chatCommandDef, argv);
-    if (args.help) {
-      io.stdout.write(formatHelp(chatCommandDef));
-      return 0;
-    }
-    host = stringOption(args, "host") ?? "127.0.0.1";
-    port = intOption(args, "port", { min: 0, max: 65535, default: 0 });
-    maxLine = intOption(args, "max-line", { min: 1, max: 64 * 1024 * 1024, default: 4096 });
-  } catch (err) {
-    io.stderr.write(`asyncore chat: ${(err as Error).message}\nTry 'asyncore chat --help'.\n`);
-    return 2;
-  }
+  const read = readCommandLine(chatCommandDef, argv, io, (args) => ({
+    host: stringOption(args, "host") ?? "127.0.0.1",
+    port: intOption(args, "port", { min: 0, max: 65535, default: 0 }),
+    maxLine: intOption(args, "max-line", { min: 1, max: 64 * 1024 * 1024, default: 4096 }),
+  }));
+  if ("exit" in read) return read.exit;
+  const { host, port, maxLine } = read;
   let server: ChatServer;
   try {
     server = await ChatServer.listen([host, port], {

@@ -9,11 +9,10 @@
 import { createConnection, createUnixConnection, type Protocol, type Transport } from "../protocols/index.js";
 import {
   type CommandDef,
-  formatHelp,
   intOption,
   type ParsedArgs,
-  parseCommandArgs,
   parseInteger,
+  readCommandLine,
   stringOption,
   usageError,
 } from "./args.js";
@@ -167,20 +166,12 @@ export async function connectCommand(
   io: CommandIO = process,
   stdin: NodeJS.ReadableStream & { destroy?: () => void } = process.stdin,
 ): Promise<number> {
-  let target: Target;
-  let timeoutMs: number;
-  try {
-    const args = parseCommandArgs(connectCommandDef, argv);
-    if (args.help) {
-      io.stdout.write(formatHelp(connectCommandDef));
-      return 0;
-    }
-    target = readTarget(args);
-    timeoutMs = intOption(args, "timeout", { min: 1, max: 3_600_000, default: 10_000 });
-  } catch (err) {
-    io.stderr.write(`asyncore connect: ${(err as Error).message}\nTry 'asyncore connect --help'.\n`);
-    return 2;
-  }
+  const read = readCommandLine(connectCommandDef, argv, io, (args) => ({
+    target: readTarget(args),
+    timeoutMs: intOption(args, "timeout", { min: 1, max: 3_600_000, default: 10_000 }),
+  }));
+  if ("exit" in read) return read.exit;
+  const { target, timeoutMs } = read;
 
   const bridge = new StdioBridge(stdin, io.stdout);
   const signal = AbortSignal.timeout(timeoutMs);

@@ -13,7 +13,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { backendName } from "../index.js";
-import { type CommandDef, flagOption, formatHelp, intOption, parseCommandArgs } from "./args.js";
+import { type CommandDef, flagOption, intOption, readCommandLine } from "./args.js";
 import type { CommandIO } from "./bench-command.js";
 import { type DemoRow, demoFooter, demoHeader, demoTable } from "./demo-report.js";
 import type { EchoServerApi } from "./echo/index.js";
@@ -78,24 +78,14 @@ function failureText(err: unknown, server: EchoServerProcess | undefined): strin
  * ```
  */
 export async function demoCommand(argv: readonly string[], io: CommandIO = process): Promise<number> {
-  let mode: (typeof MODES)[keyof typeof MODES];
-  let conns: number;
-  let size: number;
-  let pin: boolean;
-  try {
-    const args = parseCommandArgs(demoCommandDef, argv);
-    if (args.help) {
-      io.stdout.write(formatHelp(demoCommandDef));
-      return 0;
-    }
-    mode = flagOption(args, "quick") ? MODES.quick : MODES.full;
-    conns = intOption(args, "conns", { min: 1, max: 1000, default: 10 });
-    size = intOption(args, "size", { min: 1, max: 16 * 1024 * 1024, default: 1024 });
-    pin = !flagOption(args, "no-pin");
-  } catch (err) {
-    io.stderr.write(`asyncore demo: ${(err as Error).message}\nTry 'asyncore demo --help'.\n`);
-    return 2;
-  }
+  const read = readCommandLine(demoCommandDef, argv, io, (args) => ({
+    mode: flagOption(args, "quick") ? MODES.quick : MODES.full,
+    conns: intOption(args, "conns", { min: 1, max: 1000, default: 10 }),
+    size: intOption(args, "size", { min: 1, max: 16 * 1024 * 1024, default: 1024 }),
+    pin: !flagOption(args, "no-pin"),
+  }));
+  if ("exit" in read) return read.exit;
+  const { mode, conns, size, pin } = read;
 
   const pinned = pin && canPin() && pinProcess(process.pid, 1);
   const seconds = Math.round(

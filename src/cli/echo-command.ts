@@ -8,10 +8,9 @@ import cluster from "node:cluster";
 import {
   type CommandDef,
   choiceOption,
-  formatHelp,
   intOption,
   type ParsedArgs,
-  parseCommandArgs,
+  readCommandLine,
   stringOption,
   usageError,
 } from "./args.js";
@@ -127,18 +126,8 @@ function readSettings(args: ParsedArgs): EchoSettings {
  * ```
  */
 export async function echoCommand(argv: readonly string[], io: CommandIO = process): Promise<number> {
-  let settings: EchoSettings;
-  try {
-    const args = parseCommandArgs(echoCommandDef, argv);
-    if (args.help) {
-      io.stdout.write(formatHelp(echoCommandDef));
-      return 0;
-    }
-    settings = readSettings(args);
-  } catch (err) {
-    io.stderr.write(`asyncore echo: ${(err as Error).message}\nTry 'asyncore echo --help'.\n`);
-    return 2;
-  }
+  const settings: EchoSettings | { exit: number } = readCommandLine(echoCommandDef, argv, io, readSettings);
+  if ("exit" in settings) return settings.exit;
   if (settings.workers > 1 && cluster.isPrimary) return runEchoCluster(argv, settings, io);
   return serveEcho(settings, io);
 }
