@@ -17,7 +17,7 @@ export type * from "./backend.js";
 export { NativeDatagramEndpoint } from "./native-datagram.js";
 export { NativeStreamListener } from "./native-listener.js";
 export { NativeSocket } from "./native-socket.js";
-export { DEFAULT_HIGH_WATER } from "./net-stream.js";
+export { DEFAULT_HIGH_WATER } from "./write-limits.js";
 
 const NAMES = ["net", "native"] as const;
 let active: SocketBackend | undefined;

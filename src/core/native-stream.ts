@@ -22,15 +22,8 @@ import type { ConnectOptions, StreamConnection, StreamEvents } from "./backend.j
 import { type HandleOwner, type NativeAddon, type NativeHandle, systemError } from "./native-addon.js";
 import { literalTarget, type NativeTarget, resolveTargets, targetAddress } from "./native-resolve.js";
 import { NativeSocket, type NativeSocketOwner } from "./native-socket.js";
-import { DEFAULT_HIGH_WATER, NetStreamConnection } from "./net-stream.js";
-
-const noEvents: StreamEvents = {
-  onData() {},
-  onEnd() {},
-  onWritePaused() {},
-  onWriteResumed() {},
-  onClose() {},
-};
+import { NetStreamConnection } from "./net-stream.js";
+import { DEFAULT_HIGH_WATER, noStreamEvents, resolveWriteBufferLimits } from "./write-limits.js";
 
 /** `writev` takes at most this many buffers per call (the addon's iovec limit). */
 const MAX_IOV = 1024;
@@ -43,7 +36,7 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   readonly backend = "native";
   readonly #addon: NativeAddon;
   #h: NativeHandle | null;
-  #events: StreamEvents = noEvents;
+  #events: StreamEvents = noStreamEvents;
   #started = false;
   #high = DEFAULT_HIGH_WATER;
   #low = DEFAULT_HIGH_WATER / 4;
@@ -280,16 +273,7 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#delegate.setWriteBufferLimits(high, low);
       return;
     }
-    const h = high ?? (low !== undefined ? Math.max(4 * low, low) : DEFAULT_HIGH_WATER);
-    const l = low ?? Math.floor(h / 4);
-    if (!(h >= l && l >= 0)) {
-      throw Object.assign(
-        new RangeError(`Cannot set write buffer limits: high (${h}) must be >= low (${l}) >= 0`),
-        { code: "ERR_INVALID_ARG_VALUE" },
-      );
-    }
-    this.#high = h;
-    this.#low = l;
+    [this.#low, this.#high] = resolveWriteBufferLimits(high, low);
     this.#checkPause();
     this.#checkResume();
   }

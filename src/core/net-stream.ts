@@ -16,22 +16,12 @@ import * as tls from "node:tls";
 import { type Address, fromAddressInfo } from "../address.js";
 import { socketClosed } from "../errors.js";
 import type { StreamConnection, StreamEvents } from "./backend.js";
-
-/** Default write-buffer high-water mark (asyncio's). */
-export const DEFAULT_HIGH_WATER = 64 * 1024;
-
-const noEvents: StreamEvents = {
-  onData() {},
-  onEnd() {},
-  onWritePaused() {},
-  onWriteResumed() {},
-  onClose() {},
-};
+import { DEFAULT_HIGH_WATER, noStreamEvents, resolveWriteBufferLimits } from "./write-limits.js";
 
 export class NetStreamConnection implements StreamConnection {
   readonly backend = "net";
   #sock: net.Socket;
-  #events: StreamEvents = noEvents;
+  #events: StreamEvents = noStreamEvents;
   #started = false;
   #high = DEFAULT_HIGH_WATER;
   #low = DEFAULT_HIGH_WATER / 4;
@@ -175,18 +165,7 @@ export class NetStreamConnection implements StreamConnection {
   }
 
   setWriteBufferLimits(high?: number, low?: number): void {
-    const h = high ?? (low !== undefined ? Math.max(4 * low, low) : DEFAULT_HIGH_WATER);
-    const l = low ?? Math.floor(h / 4);
-    if (!(h >= l && l >= 0)) {
-      throw Object.assign(
-        new RangeError(`Cannot set write buffer limits: high (${h}) must be >= low (${l}) >= 0`),
-        {
-          code: "ERR_INVALID_ARG_VALUE",
-        },
-      );
-    }
-    this.#high = h;
-    this.#low = l;
+    [this.#low, this.#high] = resolveWriteBufferLimits(high, low);
     this.#checkPause();
     this.#checkResume();
   }

@@ -25,6 +25,7 @@ import type * as tls from "node:tls";
 import type { Address } from "../address.js";
 import { codedError, codes, invalidArgType, invalidArgValue } from "../errors.js";
 import type { ListenerEvents, ListenOptions, StreamConnection, StreamEvents } from "./backend.js";
+import { noStreamEvents } from "./write-limits.js";
 
 /** The limit options of `ListenOptions` that a listener honours. */
 export type ServerLimitOptions = Pick<ListenOptions, "maxConnections" | "idleTimeout">;
@@ -291,14 +292,6 @@ class ListenerLimits implements ListenerEvents {
   }
 }
 
-const noEvents: StreamEvents = {
-  onData() {},
-  onEnd() {},
-  onWritePaused() {},
-  onWriteResumed() {},
-  onClose() {},
-};
-
 /**
  * An accepted connection seen through its listener's limits: every member is the inner
  * connection's, except that `start()` puts a hook between it and its owner that stamps
@@ -307,7 +300,7 @@ const noEvents: StreamEvents = {
 class LimitedConnection implements StreamConnection {
   readonly inner: StreamConnection;
   readonly #limits: ListenerLimits;
-  #owner: StreamEvents = noEvents;
+  #owner: StreamEvents = noStreamEvents;
   started = false;
   /** Tick of the last received chunk (or of `start()`). */
   seen = 0;
