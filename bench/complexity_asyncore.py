@@ -26,8 +26,9 @@ import warnings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    import asynchat
     import asyncore
+
+from asynchat_parse import one_pass  # the same counting channel as the parsing benchmark
 
 
 def raise_fd_limit():
@@ -144,37 +145,6 @@ def make_lines(total):
         block += b"\r\n"
     block = bytes(block)
     return (block * (total // len(block) + 1))[:total]
-
-
-class CountingChat(asynchat.async_chat):
-    """An async_chat without a socket: recv() hands out the prepared reads in order."""
-
-    def __init__(self, reads):
-        asynchat.async_chat.__init__(self)
-        self.reads = reads
-        self.next_read = 0
-        self.lines = 0
-        self.nbytes = 0
-        self.set_terminator(b"\r\n")
-
-    def recv(self, buffer_size):
-        data = self.reads[self.next_read]
-        self.next_read += 1
-        return data
-
-    def collect_incoming_data(self, data):
-        self.nbytes += len(data)
-
-    def found_terminator(self):
-        self.lines += 1
-
-
-def one_pass(reads):
-    chat = CountingChat(reads)
-    handle_read = chat.handle_read
-    for _ in range(len(reads)):
-        handle_read()
-    return chat.lines, chat.nbytes
 
 
 def time_passes(reads, k):
