@@ -3,8 +3,13 @@
  * in the same invocation, runs alternating (raw, api, …, raw, api, …), server pinned to CPU 0
  * and this load generator to CPU 1. Prints a markdown table of medians with ratios against raw.
  *
+ * Every server of a run gets the very same messages: lines (`size - 1` random bytes without
+ * `"\n"`, then `"\n"`) by default, which the chat server frames on `"\n"` (it is started with
+ * `CHAT_ECHO_FRAME=lines`) and every other server echoes as bytes; with `--unframed`, random
+ * bytes of any value, which the chat server echoes unframed (`CHAT_ECHO_FRAME` empty).
+ *
  *   node dist-test/bench/echo-compare.js [--apis dispatcher@net,dispatcher@native,uvloop] [--sizes 1024,102400]
- *       [--runs 3] [--duration 5000] [--conns 10] [--idle 10000] [--json] [--no-pin]
+ *       [--runs 3] [--duration 5000] [--conns 10] [--idle 10000] [--unframed] [--json] [--no-pin]
  *
  * @module
  */
@@ -38,7 +43,8 @@ const def: CommandDef = {
   program: `node ${relative(process.cwd(), scriptPath) || scriptPath}`,
   summary:
     "Compare each API's echo server with raw node:net under the same ping-pong load, runs alternating.",
-  usage: "[--apis LIST] [--sizes LIST] [--runs N] [--duration MS] [--conns N] [--idle N] [--json] [--no-pin]",
+  usage:
+    "[--apis LIST] [--sizes LIST] [--runs N] [--duration MS] [--conns N] [--idle N] [--unframed] [--json] [--no-pin]",
   options: {
     apis: {
       type: "string",
@@ -53,6 +59,11 @@ const def: CommandDef = {
       type: "string",
       value: "N",
       description: "Also run every size with N idle connections (default 0: no)",
+    },
+    unframed: {
+      type: "boolean",
+      description:
+        'Send random bytes of any value, the chat server echoing them unframed (default: lines ending in "\\n", the chat server framing on "\\n")',
     },
     servers: {
       type: "string",
@@ -74,6 +85,8 @@ interface Plan {
   durationMs: number;
   conns: number;
   idle: number;
+  /** Messages are lines and the chat server frames on "\n" (else any bytes, unframed). */
+  lines: boolean;
   json: boolean;
   pin: boolean;
   command: string;
@@ -114,9 +127,14 @@ function makePlan(argv: readonly string[]): Plan | undefined {
   const idle = intOption(args, "idle", { min: 0, max: 1_000_000, default: 0 });
   const apisText = stringOption(args, "apis");
   const wanted = apisText === undefined ? FRONT_ENDS : parseList(apisText, "apis");
+  const lines = !flagOption(args, "unframed");
+  // Set either way, so that a value inherited from the shell cannot disagree with the load.
+  const frameEnv = { CHAT_ECHO_FRAME: lines ? "lines" : "" };
   const raw = findServerScript("raw", [dir]);
   if (raw === undefined) throw usageError(`No raw-net-echo.js in ${dir}: build bench/ first`);
-  const servers: Plan["servers"] = [{ label: "raw", api: "raw", argv: [process.execPath, raw] }];
+  const servers: Plan["servers"] = [
+    { label: "raw", api: "raw", argv: [process.execPath, raw], env: frameEnv },
+  ];
   const skipped: string[] = [];
   for (const item of wanted) {
     // `api@backend` runs the API's server with ASYNCORE_BACKEND=backend (net or native).
@@ -124,11 +142,11 @@ function makePlan(argv: readonly string[]): Plan | undefined {
     if (extra !== undefined || (backend !== undefined && backend !== "net" && backend !== "native")) {
       throw usageError(`Invalid --apis: "${item}" (a backend after @ is net or native)`);
     }
-    const env = backend === undefined ? undefined : { ASYNCORE_BACKEND: backend };
+    const env = backend === undefined ? frameEnv : { ...frameEnv, ASYNCORE_BACKEND: backend };
     if (name === "uvloop") {
       const found = uvloopCommand(dir);
       if (typeof found === "string") skipped.push(`uvloop (${found})`);
-      else servers.push({ label: "uvloop", api: item, argv: found });
+      else servers.push({ label: "uvloop", api: item, argv: found, env });
       continue;
     }
     if (!(ECHO_APIS as readonly string[]).includes(name)) {
@@ -138,7 +156,7 @@ function makePlan(argv: readonly string[]): Plan | undefined {
     if (script === undefined) skipped.push(`${name} (no ${name}-echo.js in ${dir})`);
     else {
       const label = name === "raw" && backend === undefined ? "raw (repeat)" : item;
-      servers.push({ label, api: item, argv: [process.execPath, script], ...(env ? { env } : {}) });
+      servers.push({ label, api: item, argv: [process.execPath, script], env });
     }
   }
   const configs = sizes.map((size) => ({ size, idle: 0 }));
@@ -156,12 +174,13 @@ function makePlan(argv: readonly string[]): Plan | undefined {
         : "raw"
     }`,
     `--sizes ${sizes.join(",")} --runs ${runs} --duration ${durationMs} --conns ${conns} --idle ${idle}`,
+    lines ? "" : "--unframed",
     json ? "--json" : "",
     pin ? "" : "--no-pin",
   ]
     .filter((s) => s !== "")
     .join(" ");
-  return { servers, skipped, configs, runs, durationMs, conns, idle, json, pin, command };
+  return { servers, skipped, configs, runs, durationMs, conns, idle, lines, json, pin, command };
 }
 
 /** Start a fresh server, measure one run against it, stop it by PID whatever happens. */
@@ -186,6 +205,7 @@ async function measureOne(
         ...child.target,
         conns: plan.conns,
         size: config.size,
+        lines: plan.lines,
         durationMs: plan.durationMs,
         idle: config.idle,
         signal,
@@ -227,6 +247,9 @@ function header(plan: Plan, pinned: boolean): string {
       (pinned ? "server pinned to CPU 0, load generator to CPU 1." : "no CPU pinning."),
     `Each cell is the median of ${plan.runs} run(s) of ${plan.durationMs} ms; runs alternate ` +
       `${plan.servers.map((s) => s.label).join(", ")}, each against a fresh server.`,
+    plan.lines
+      ? "Messages are lines (size − 1 random bytes without `\\n`, then `\\n`); the chat server frames on `\\n`."
+      : "Messages are random bytes of any value; the chat server echoes them unframed.",
   ].join("\n");
 }
 
@@ -268,7 +291,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const summaries = summarize(records);
   if (plan.json) {
-    process.stdout.write(`${JSON.stringify({ command: plan.command, pinned, summaries, runs: records })}\n`);
+    const out = { command: plan.command, pinned, lines: plan.lines, summaries, runs: records };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
   } else {
     const lines = [header(plan, pinned), "", markdownTable(summaries), ""];
     if (plan.skipped.length > 0) lines.push(`Skipped: ${plan.skipped.join("; ")}.`, "");

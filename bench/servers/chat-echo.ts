@@ -1,25 +1,29 @@
 /**
  * The asynchat echo server of the benchmarks: an `AsyncChat` per connection that sends back
  * every byte it receives. Same contract as `raw-net-echo.ts`: `node chat-echo.js [port]
- * [frameSize]`, listens on 127.0.0.1 (any free port by default), prints
+ * [frame]`, listens on 127.0.0.1 (any free port by default), prints
  * `listening on 127.0.0.1:PORT` once ready, exits 0 on SIGTERM/SIGINT; TCP_NODELAY is set on
  * every connection, as the raw server does.
  *
- * How frames are chosen: the load generator (`src/cli/ping-pong.ts`) sends messages of random
- * bytes of one fixed size and checks that exactly those bytes come back. Random bytes have no
- * line end to frame on, and the generator does not tell the server the size, so:
- * - with a frame size (the second argument, or the `CHAT_ECHO_FRAME` environment variable,
- *   which `asyncore bench --spawn` passes on to the server it starts), the terminator is that
- *   byte count: each message is collected whole, then pushed back in one `push()` and the
- *   count set again in `foundTerminator` — a framed echo. It must equal the generator's
- *   `--size`, or the generator waits for echoes that never come;
- * - without one, the terminator is `null`: every received chunk goes to
- *   `collectIncomingData`, which pushes it straight back — the same read → scan → push → send
- *   path without the framing search, and it works for any message size.
+ * How input is framed must match what the load generator (`src/cli/ping-pong.ts`) sends, so
+ * it is chosen by the second argument, or else the `CHAT_ECHO_FRAME` environment variable:
+ * - `lines` — what the benchmarks use (`bench/echo-compare.ts` by default, `asyncore bench
+ *   --lines`, which both set `CHAT_ECHO_FRAME=lines` for the servers they start): the
+ *   terminator is `"\n"`, the generator's messages are lines (`size - 1` bytes without `"\n"`,
+ *   then `"\n"`), and each line is collected in `collectIncomingData` and pushed back with its
+ *   `"\n"` in one `push()` from `foundTerminator` — asynchat's line-echo idiom;
+ * - a byte count: the terminator is that count, each message is collected whole, pushed back
+ *   in one `push()` and the count set again in `foundTerminator`. It must equal the
+ *   generator's `--size`; the generator's one-byte echo probe (sent before every measured run
+ *   of `asyncore bench --spawn` and `echo-compare`) is then never answered, so this mode suits
+ *   only `asyncore bench --port` without `--idle`;
+ * - nothing (or empty): the terminator is `null`: every received chunk goes to
+ *   `collectIncomingData`, which pushes it straight back — the read → scan → push → send path
+ *   without framing, for the generator's default messages of any bytes.
  *
  * @example
  * ```sh
- * CHAT_ECHO_FRAME=1024 asyncore bench --spawn bench/servers/chat-echo.js --size 1024
+ * asyncore bench --spawn bench/servers/chat-echo.js --lines --size 1024
  * ```
  * @module
  */
@@ -38,7 +42,10 @@ function argInt(text: string | undefined, what: string, min: number, max: number
 }
 
 const port = argInt(process.argv[2], "port", 0, 65535) ?? 0;
-const frame = argInt(process.argv[3] ?? process.env.CHAT_ECHO_FRAME, "frame size", 1, 64 * 1024 * 1024);
+const frameText = process.argv[3] ?? process.env.CHAT_ECHO_FRAME;
+const lines = frameText === "lines";
+const frame = lines ? null : argInt(frameText, "frame (lines or a byte count)", 1, 64 * 1024 * 1024);
+const NEWLINE = Buffer.from("\n");
 
 /** Echoes whole frames of `frame` bytes. */
 class FramedEcho extends AsyncChat {
@@ -49,6 +56,24 @@ class FramedEcho extends AsyncChat {
   override foundTerminator(): void {
     this.push(this.getData());
     this.setTerminator(frame!);
+  }
+}
+
+/** Echoes every line, its terminator included. */
+class LineEcho extends AsyncChat {
+  #parts: Buffer[] = [];
+  constructor(sock: net.Socket) {
+    super(sock);
+    this.setTerminator(NEWLINE);
+  }
+  override collectIncomingData(data: Buffer): void {
+    this.#parts.push(data);
+  }
+  override foundTerminator(): void {
+    const parts = this.#parts;
+    parts.push(NEWLINE);
+    this.push(Buffer.concat(parts));
+    parts.length = 0;
   }
 }
 
@@ -67,7 +92,8 @@ class StreamingEcho extends AsyncChat {
 class EchoServer extends Dispatcher {
   override handleAccepted(sock: net.Socket): void {
     sock.setNoDelay(true);
-    if (frame === null) new StreamingEcho(sock);
+    if (lines) new LineEcho(sock);
+    else if (frame === null) new StreamingEcho(sock);
     else new FramedEcho(sock, frame);
   }
 }

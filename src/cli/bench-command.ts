@@ -35,13 +35,17 @@ export const benchCommandDef: CommandDef = {
     "Ping-pong load against an echo server: each connection sends a message, waits for the whole echo, " +
     "verifies every byte, and goes again until the duration ends.",
   usage:
-    "[--host H] [--port P | --unix PATH | --spawn API] [--conns N] [--size BYTES] [--duration MS] [--idle N] [--json]",
+    "[--host H] [--port P | --unix PATH | --spawn API] [--conns N] [--size BYTES] [--lines] [--duration MS] [--idle N] [--json]",
   options: {
     host: { type: "string", value: "H", description: "Server host (default 127.0.0.1)" },
     port: { type: "string", short: "p", value: "P", description: "Server TCP port" },
     unix: { type: "string", value: "PATH", description: "Server Unix-domain socket path" },
     conns: { type: "string", short: "c", value: "N", description: "Busy connections (default 10)" },
     size: { type: "string", short: "s", value: "BYTES", description: "Bytes per message (default 1024)" },
+    lines: {
+      type: "boolean",
+      description: 'Send lines: BYTES-1 random bytes without "\\n", then "\\n" (default: any random bytes)',
+    },
     duration: { type: "string", short: "d", value: "MS", description: "Measured time in ms (default 5000)" },
     idle: { type: "string", value: "N", description: "Extra idle connections opened first (default 0)" },
     json: { type: "boolean", description: "Print one JSON object instead of the summary" },
@@ -55,7 +59,8 @@ export const benchCommandDef: CommandDef = {
   },
   notes:
     "With --spawn the server runs as a child process (pinned to CPU 0 and this process to CPU 1 when\n" +
-    "there are 2+ CPUs and taskset exists) and its CPU time per request and memory are reported.\n" +
+    "there are 2+ CPUs and taskset exists) and its CPU time per request and memory are reported;\n" +
+    'with --lines it gets CHAT_ECHO_FRAME=lines, so bench/servers/chat-echo.js frames on "\\n".\n' +
     "Exit status: 0 all echoes verified, 1 errors or mismatches or failure, 2 bad usage, 130 interrupted.",
 };
 
@@ -65,6 +70,7 @@ interface BenchSettings {
   spawn: string | undefined;
   conns: number;
   size: number;
+  lines: boolean;
   durationMs: number;
   idle: number;
   json: boolean;
@@ -98,6 +104,7 @@ function readSettings(args: ParsedArgs): BenchSettings {
     spawn,
     conns: intOption(args, "conns", { min: 1, max: 10_000, default: 10 }),
     size: intOption(args, "size", { min: 1, max: 64 * 1024 * 1024, default: 1024 }),
+    lines: flagOption(args, "lines"),
     durationMs: intOption(args, "duration", { min: 1, max: 3_600_000, default: 5000 }),
     idle: intOption(args, "idle", { min: 0, max: 1_000_000, default: 0 }),
     json: flagOption(args, "json"),
@@ -117,7 +124,8 @@ function progressLine(p: LoadProgress): string {
 
 function summary(r: MeasuredResult, where: string, spawn: string | undefined): string {
   const lines = [
-    `asyncore bench: ${where}${spawn ? ` (${spawn})` : ""}, ${r.conns} connections x ${formatInt(r.size)} B, ` +
+    `asyncore bench: ${where}${spawn ? ` (${spawn})` : ""}, ${r.conns} connections x ${formatInt(r.size)} B` +
+      `${r.lines ? " lines" : ""}, ` +
       `${r.seconds.toFixed(2)} s, ${formatInt(r.idle)} idle`,
     `  requests    ${formatInt(r.requests)}  (${formatInt(r.reqPerSec)} req/s)`,
     `  throughput  ${r.mbPerSec.toFixed(2)} MB/s echoed (one direction)`,
@@ -160,6 +168,7 @@ async function runInterruptible(
         ...target,
         conns: settings.conns,
         size: settings.size,
+        lines: settings.lines,
         durationMs: settings.durationMs,
         idle: settings.idle,
         signal: controller.signal,
@@ -174,7 +183,11 @@ async function runInterruptible(
   }
 }
 
-/** Start the `--spawn` server, pinned when asked and possible (this process then goes to CPU 1). */
+/**
+ * Start the `--spawn` server, pinned when asked and possible (this process then goes to CPU 1).
+ * With `--lines` the server's environment says so (`CHAT_ECHO_FRAME=lines`): the chat echo
+ * server then frames on `"\n"`; servers that echo bytes ignore it.
+ */
 async function startServer(settings: BenchSettings): Promise<{ server: EchoServerProcess; pinned: boolean }> {
   const argv = echoServerCommand(settings.spawn!, settings.serverDirs);
   if (argv === undefined) {
@@ -183,7 +196,11 @@ async function startServer(settings: BenchSettings): Promise<{ server: EchoServe
     );
   }
   const pinned = settings.pin && canPin() && pinProcess(process.pid, 1);
-  const server = await EchoServerProcess.start(pinned ? { argv, pinCore: 0 } : { argv });
+  const server = await EchoServerProcess.start({
+    argv,
+    ...(pinned && { pinCore: 0 }),
+    ...(settings.lines && { env: { CHAT_ECHO_FRAME: "lines" } }),
+  });
   return { server, pinned };
 }
 

@@ -100,9 +100,10 @@ export function connectSocket(target: LoadTarget, opts: ConnectSocketOptions): P
 }
 
 /**
- * Send one byte over a fresh connection and wait for its echo; resolves with the round-trip time
- * in milliseconds. Because a server accepts in order, a successful probe also shows that every
- * connection opened before it has been accepted.
+ * Send one byte, `"\n"`, over a fresh connection and wait for its echo; resolves with the
+ * round-trip time in milliseconds. A line end is a whole line to a line-framed echo server and
+ * just a byte to any other, so every echo server answers it. Because a server accepts in order,
+ * a successful probe also shows that every connection opened before it has been accepted.
  *
  * @throws Rejects with the connect error, `ETIMEDOUT`, or `ERR_UNEXPECTED_EOF` when the server
  * closes without echoing.
@@ -131,7 +132,7 @@ export async function probeEcho(target: LoadTarget, timeoutMs: number): Promise<
           codedError("ERR_UNEXPECTED_EOF", `Echo probe to ${formatTarget(target)}: closed without an echo`),
         ),
       );
-      sock.write("p");
+      sock.write("\n");
     });
   } finally {
     sock.destroy();

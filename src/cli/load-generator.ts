@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { randomFillSync } from "node:crypto";
 import type net from "node:net";
 import { invalidArgValue } from "../errors.js";
 import { connectionLimitError, type LoadTarget, normalizeTarget, probeEcho } from "./connect-target.js";
 import { destroyAll, type IdleConnections, openIdleConnections } from "./idle-connections.js";
 import { LatencyHistogram } from "./latency-histogram.js";
+import { makeMessages } from "./load-messages.js";
 import { PingPong, RunState } from "./ping-pong.js";
 
 /** Options of {@link runLoad}: a target (TCP `host`/`port` or Unix `path`) and the load. */
@@ -18,6 +18,13 @@ export interface LoadOptions extends LoadTarget {
   conns: number;
   /** Bytes per message, 1..64 MiB. */
   size: number;
+  /**
+   * Send lines: each message is `size - 1` random bytes that are never `"\n"`, then `"\n"`, so
+   * a line-framed echo server (an `AsyncChat` with terminator `"\n"`) answers every message.
+   * Default false: `size` random bytes of any value, which only an unframed echo server answers
+   * whole. Any byte echo server answers both.
+   */
+  lines?: boolean;
   /** Length of the measured window in milliseconds (1..86400000). */
   durationMs: number;
   /** Extra connections opened first that stay connected and quiet (default 0). */
@@ -89,6 +96,8 @@ export interface LoadResult {
   errorCodes: Record<string, number>;
   conns: number;
   size: number;
+  /** The messages were lines ({@link LoadOptions.lines}). */
+  lines: boolean;
   /** Idle connections that were open during the window. */
   idle: number;
 }
@@ -135,7 +144,8 @@ async function connectAll(pingers: PingPong[], timeoutMs: number): Promise<void>
  * Run a ping-pong load against an echo server and measure it. First `idle` quiet connections
  * open (in bounded batches), then `conns` connections connect; when all are connected the
  * window of `durationMs` starts and each connection repeatedly sends a `size`-byte message
- * (different content each time), waits for all `size` echoed bytes, checks every byte and records
+ * (different content each time; a line ending in `"\n"` with `lines`), waits for all `size`
+ * echoed bytes, checks every byte and records
  * the round-trip time. The window ends on time even if the server hangs; then every connection
  * is destroyed. A connection that fails during the window is counted in `errors` and reconnects
  * after 20 ms.
@@ -147,7 +157,7 @@ async function connectAll(pingers: PingPong[], timeoutMs: number): Promise<void>
  * cannot be opened before the window; with `signal.reason` when aborted.
  * @example
  * ```ts
- * const r = await runLoad({ port, conns: 10, size: 1024, durationMs: 1000 });
+ * const r = await runLoad({ port, conns: 10, size: 1024, durationMs: 1000, lines: true });
  * console.log(r.reqPerSec, r.latency.p99);
  * ```
  */
@@ -162,9 +172,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const intervalMs = Math.max(10, opts.progressIntervalMs ?? 250);
   opts.signal?.throwIfAborted();
 
-  const pattern = Buffer.allocUnsafe(opts.size + 251);
-  randomFillSync(pattern);
-  const state = new RunState(pattern, opts.size, new LatencyHistogram());
+  const lines = opts.lines === true;
+  const { messages } = makeMessages(opts.size, lines);
+  const state = new RunState(messages, opts.size, new LatencyHistogram());
   const progress = (
     phase: "idle" | "run",
     elapsedMs: number,
@@ -220,7 +230,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     state.stopping = true;
     const seconds = (performance.now() - started) / 1000;
     opts.onWindowEnd?.();
-    return summarize(state, seconds, opts.conns, opts.size, idle?.count ?? 0);
+    return summarize(state, seconds, opts.conns, opts.size, lines, idle?.count ?? 0);
   } finally {
     state.stopping = true;
     clearInterval(ticker);
@@ -230,7 +240,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   }
 }
 
-function summarize(state: RunState, seconds: number, conns: number, size: number, idle: number): LoadResult {
+function summarize(
+  state: RunState,
+  seconds: number,
+  conns: number,
+  size: number,
+  lines: boolean,
+  idle: number,
+): LoadResult {
   const h = state.histogram;
   const ms = (ns: number): number => ns / 1e6;
   return {
@@ -252,6 +269,7 @@ function summarize(state: RunState, seconds: number, conns: number, size: number
     errorCodes: { ...state.errorCodes },
     conns,
     size,
+    lines,
     idle,
   };
 }

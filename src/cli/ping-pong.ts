@@ -1,6 +1,6 @@
 /**
  * One busy connection of the load generator and the counters all of them share. Written to
- * allocate nothing per message: messages are views made once over one random pattern, replies
+ * allocate nothing per message: messages are made once per run (`load-messages.ts`), replies
  * are read into a reused buffer and compared in place.
  *
  * @module
@@ -9,8 +9,6 @@ import type net from "node:net";
 import { connectSocket, type LoadTarget } from "./connect-target.js";
 import type { LatencyHistogram } from "./latency-histogram.js";
 
-/** How many distinct message contents there are (offsets into the pattern); a prime. */
-const OFFSETS = 251;
 /** Bytes read at most per read call on one connection. */
 const READ_BUFFER = 64 * 1024;
 /** Pause before a failed connection reconnects. */
@@ -24,16 +22,13 @@ export class RunState {
   errors = 0;
   mismatches = 0;
   readonly errorCodes: Record<string, number> = {};
-  /** `OFFSETS` message views of `size` bytes over `pattern`, made once. */
-  readonly views: Buffer[];
 
   constructor(
-    readonly pattern: Buffer,
+    /** The messages to send, `size` bytes each, made once. */
+    readonly messages: readonly Buffer[],
     readonly size: number,
     readonly histogram: LatencyHistogram,
-  ) {
-    this.views = Array.from({ length: OFFSETS }, (_, i) => pattern.subarray(i, i + size));
-  }
+  ) {}
 
   /** Count one failure under its code (ignored once the window is over). */
   fault(code: string): void {
@@ -54,7 +49,8 @@ export class PingPong {
   #readBuffer = Buffer.allocUnsafe(READ_BUFFER);
   #sock: net.Socket | undefined;
   #seq = 0;
-  #offset = 0;
+  /** The message in flight. */
+  #message: Buffer | undefined;
   #received = 0;
   #sentAt = 0;
   #bad = false;
@@ -103,12 +99,13 @@ export class PingPong {
     const state = this.#state;
     if (state.stopping || !this.#sock) return;
     this.#seq += 1;
-    this.#offset = (this.#index * 37 + this.#seq * 13) % OFFSETS;
+    const message = state.messages[(this.#index * 37 + this.#seq * 13) % state.messages.length]!;
+    this.#message = message;
     this.#received = 0;
     this.#bad = false;
     this.#inFlight = true;
     this.#sentAt = performance.now();
-    this.#sock.write(state.views[this.#offset]!);
+    this.#sock.write(message);
   }
 
   #onRead = (nread: number, buf: Uint8Array): boolean => {
@@ -119,8 +116,8 @@ export class PingPong {
       return true;
     }
     const take = Math.min(nread, state.size - this.#received);
-    const from = this.#offset + this.#received;
-    if (take < nread || state.pattern.compare(buf, 0, take, from, from + take) !== 0) {
+    const from = this.#received;
+    if (take < nread || this.#message!.compare(buf, 0, take, from, from + take) !== 0) {
       this.#bad = true;
     }
     this.#received += take;

@@ -21,6 +21,7 @@ function fakeResult(reqPerSec: number, cpuUs: number, perIdle: number | null): M
     errorCodes: {},
     conns: 10,
     size: 10,
+    lines: true,
     idle: perIdle === null ? 0 : 100,
     server: {
       pid: 1,
@@ -87,6 +88,51 @@ describe("echo-compare", () => {
     assert.match(stdout, /\| 256 \| 0 \| raw \| 1 \| [\d,]+ \| 1\.00× \|/);
     assert.match(stdout, /\| 256 \| 0 \| raw \(repeat\) \| 1 \|/);
     assert.match(stderr, /\[2\/2\] size 256, idle 0, raw \(repeat\), run 1: [\d,]+ req\/s/);
+  });
+
+  it("sends lines by default, which the chat server frames; --unframed sends any bytes", async () => {
+    const run = (extra: string[]) =>
+      new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) =>
+        execFile(
+          process.execPath,
+          [
+            harness,
+            "--apis",
+            "chat",
+            "--sizes",
+            "300",
+            "--runs",
+            "1",
+            "--duration",
+            "150",
+            "--conns",
+            "2",
+            ...extra,
+          ],
+          { timeout: 30_000 },
+          (err, out, errOut) => {
+            const code = err ? (err as { code?: unknown }).code : 0;
+            if (typeof code === "number") resolve({ status: code, stdout: out, stderr: errOut });
+            else reject(err);
+          },
+        ),
+      );
+    const [lines, unframed] = await Promise.all([run(["--json"]), run(["--unframed", "--json"])]);
+    for (const [out, wanted] of [
+      [lines, true],
+      [unframed, false],
+    ] as const) {
+      assert.equal(out.status, 0, out.stderr);
+      const r = JSON.parse(out.stdout);
+      assert.equal(r.lines, wanted);
+      assert.equal(r.command.includes("--unframed"), !wanted);
+      assert.equal(r.runs.length, 2);
+      for (const run of r.runs) {
+        assert.equal(run.result.lines, wanted);
+        assert.ok(run.result.requests > 0, JSON.stringify(run));
+        assert.equal(run.result.mismatches, 0);
+      }
+    }
   });
 
   it("rejects unknown APIs", async () => {

@@ -22,6 +22,25 @@ export type Behaviour = (socket: net.Socket, server: TestServer) => void;
 /** Echo every chunk. */
 export const echo: Behaviour = (socket) => socket.on("data", (d) => socket.write(d));
 
+/**
+ * Echo whole lines only, each with its "\n", as a line-framed server does: bytes after the last
+ * "\n" wait for the rest of their line. Every line echoed is recorded in `lines`.
+ */
+export function lineEcho(lines: Buffer[] = []): Behaviour {
+  return (socket) => {
+    let pending = Buffer.alloc(0);
+    socket.on("data", (d) => {
+      pending = Buffer.concat([pending, d]);
+      for (let end = pending.indexOf(10); end !== -1; end = pending.indexOf(10)) {
+        const line = pending.subarray(0, end + 1);
+        lines.push(line);
+        socket.write(line);
+        pending = pending.subarray(end + 1);
+      }
+    });
+  };
+}
+
 /** Echo with the first byte of every chunk flipped. */
 export const corrupting: Behaviour = (socket) =>
   socket.on("data", (d) => {

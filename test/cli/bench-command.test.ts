@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { corrupting, echo, startTestServer } from "./_fixtures.js";
+import { corrupting, echo, lineEcho, startTestServer } from "./_fixtures.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -144,6 +146,85 @@ describe("asyncore bench (CLI)", () => {
     assert.equal(alive(s.pid), false, "the spawned server is still running");
   });
 
+  it("sends lines with --lines, which a line-framed server echoes", async () => {
+    const lines: Buffer[] = [];
+    const server = await startTestServer(lineEcho(lines));
+    try {
+      const args = ["bench", "--port", String(server.port), "--duration", "200", "-c", "2", "-s", "300"];
+      const out = await cli([...args, "--lines", "--json"]);
+      assert.equal(out.status, 0, out.stderr);
+      const r = JSON.parse(out.stdout);
+      assert.equal(r.lines, true);
+      assert.ok(r.requests > 0);
+      assert.equal(r.mismatches, 0);
+      assert.ok(lines.length >= r.requests && lines.every((l) => l.length === 300));
+      const plain = await cli([...args, "--lines"]);
+      assert.equal(plain.status, 0, plain.stderr);
+      assert.match(plain.stdout, /2 connections x 300 B lines, /);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("starts the chat server framing on line ends with --spawn chat --lines", async () => {
+    const out = await cli([
+      "bench",
+      "--spawn",
+      "chat",
+      "--lines",
+      "--servers",
+      serversDir,
+      "--duration",
+      "300",
+      "--conns",
+      "2",
+      "--size",
+      "2000",
+      "--idle",
+      "5",
+      "--no-pin",
+      "--json",
+    ]);
+    assert.equal(out.status, 0, out.stderr);
+    const r = JSON.parse(out.stdout);
+    assert.equal(r.spawn, "chat");
+    assert.equal(r.lines, true);
+    assert.ok(r.requests > 0);
+    assert.equal(r.mismatches, 0);
+    assert.equal(r.errors, 0);
+    assert.equal(alive(r.server.pid), false, "the spawned server is still running");
+  });
+
+  it("tells the spawned server about --lines through CHAT_ECHO_FRAME", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "asyncore-bench-"));
+    try {
+      // Echoes only when told the load is lines, else closes every connection at once.
+      const script = join(dir, "lines-only.mjs");
+      await writeFile(
+        script,
+        `import net from "node:net";
+const lines = process.env.CHAT_ECHO_FRAME === "lines";
+const server = net.createServer({ noDelay: true }, (s) => {
+  s.on("error", () => {});
+  if (lines) s.on("data", (d) => s.write(d));
+  else s.destroy();
+});
+server.listen(0, "127.0.0.1", () => console.log("listening on 127.0.0.1:" + server.address().port));
+process.once("SIGTERM", () => process.exit(0));
+`,
+      );
+      const args = ["bench", "--spawn", script, "--duration", "200", "--conns", "1", "--no-pin", "--json"];
+      const withLines = await cli([...args, "--lines"]);
+      assert.equal(withLines.status, 0, withLines.stderr);
+      assert.ok(JSON.parse(withLines.stdout).requests > 0);
+      const without = await cli(args);
+      assert.equal(without.status, 1, "the server echoed without CHAT_ECHO_FRAME=lines");
+      assert.match(without.stderr, /^asyncore bench: /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("prints help", async () => {
     const out = await cli(["bench", "--help"]);
     assert.equal(out.status, 0);
@@ -154,6 +235,7 @@ describe("asyncore bench (CLI)", () => {
       "--unix",
       "--conns",
       "--size",
+      "--lines",
       "--duration",
       "--idle",
       "--json",

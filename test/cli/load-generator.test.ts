@@ -6,7 +6,16 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { connectionLimitError } from "../../src/cli/connect-target.js";
 import { type LoadProgress, runLoad } from "../../src/cli/load-generator.js";
-import { chatty, corrupting, echo, resetting, silent, startTestServer, waitFor } from "./_fixtures.js";
+import {
+  chatty,
+  corrupting,
+  echo,
+  lineEcho,
+  resetting,
+  silent,
+  startTestServer,
+  waitFor,
+} from "./_fixtures.js";
 
 describe("runLoad", () => {
   it("counts verified round trips against an echo server", async () => {
@@ -35,7 +44,7 @@ describe("runLoad", () => {
         l.min > 0 && l.min <= l.p50 && l.p50 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max,
         JSON.stringify(l),
       );
-      assert.deepEqual([r.conns, r.size, r.idle], [3, 1000, 0]);
+      assert.deepEqual([r.conns, r.size, r.lines, r.idle], [3, 1000, false, 0]);
       assert.ok(progress.length >= 2 && progress.every((p) => p.phase === "run"));
       assert.ok(progress.at(-1)!.requests > 0);
       assert.equal(await waitFor(() => server.open === 0), true, "connections left open");
@@ -62,6 +71,55 @@ describe("runLoad", () => {
       assert.equal(r.mismatches, 0);
       assert.ok(messages.length >= 3);
       for (let i = 1; i < messages.length; i++) assert.notDeepEqual(messages[i], messages[i - 1]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("sends lines that a line-framed echo server answers, the probe included", async () => {
+    const lines: Buffer[] = [];
+    const server = await startTestServer(lineEcho(lines));
+    try {
+      const r = await runLoad({
+        port: server.port,
+        conns: 2,
+        size: 700,
+        durationMs: 200,
+        idle: 3,
+        lines: true,
+      });
+      assert.equal(r.lines, true);
+      assert.ok(r.requests > 10, `only ${r.requests} requests`);
+      assert.equal(r.mismatches, 0);
+      assert.equal(r.errors, 0);
+      // The probe's line is "\n" alone; every message is one line of the full size.
+      assert.deepEqual(lines[0], Buffer.from("\n"));
+      const messages = lines.slice(1);
+      assert.ok(messages.length >= r.requests);
+      for (const line of messages) assert.equal(line.length, 700);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("sends bytes of any value without lines, which a line-framed server cannot echo whole", async () => {
+    const server = await startTestServer(lineEcho());
+    try {
+      const r = await runLoad({ port: server.port, conns: 1, size: 5000, durationMs: 200 });
+      assert.equal(r.lines, false);
+      assert.ok(r.requests === 0 || r.mismatches > 0, `${r.requests} requests, ${r.mismatches} mismatches`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("reassembles line messages larger than one read", async () => {
+    const server = await startTestServer(lineEcho());
+    try {
+      const r = await runLoad({ port: server.port, conns: 2, size: 300_000, durationMs: 300, lines: true });
+      assert.ok(r.requests > 0);
+      assert.equal(r.mismatches, 0);
+      assert.equal(r.errors, 0);
     } finally {
       await server.close();
     }
