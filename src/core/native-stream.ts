@@ -29,51 +29,75 @@ import { DEFAULT_HIGH_WATER, noStreamEvents, resolveWriteBufferLimits } from "./
 const MAX_IOV = 1024;
 
 /**
+ * The write queue of every connection whose bytes all went to the kernel: never pushed to (a
+ * real array replaces it first), so an idle connection holds no array of its own.
+ */
+const NO_QUEUE: Buffer[] = [];
+
+// The connection's booleans, packed into one integer (`#state`): thousands of idle connections
+// then cost one field each instead of a dozen.
+const STARTED = 1 << 0;
+const WRITE_PAUSED = 1 << 1;
+const READING = 1 << 2;
+const WRITABLE = 1 << 3;
+const CLOSED = 1 << 4;
+const ENDED = 1 << 5;
+const CONNECTING = 1 << 6;
+/** Closed for good: the close is reported (or will be, at `start()`). */
+const REPORTED = 1 << 7;
+const END_PENDING = 1 << 8;
+const SHUT = 1 << 9;
+const CLOSE_AFTER_FLUSH = 1 << 10;
+
+/**
+ * What few connections need, made on first need: the close cause, the local address once read,
+ * a dialled Unix path, the dial targets and `startTls()`'s waiters.
+ */
+interface Rare {
+  error: Error | null;
+  local: Address | undefined;
+  peerPath: string | undefined;
+  targets: NativeTarget[];
+  targetIndex: number;
+  flushWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }>;
+}
+
+/**
  * A native stream connection. Made by the native backend: accepted by a listener, or dialled
  * with {@link NativeStreamConnection.connect}.
  */
 export class NativeStreamConnection implements StreamConnection, HandleOwner, NativeSocketOwner {
-  readonly backend = "native";
   readonly #addon: NativeAddon;
   #h: NativeHandle | null;
   #events: StreamEvents = noStreamEvents;
-  #started = false;
+  /** The flags above. */
+  #state: number;
   #high = DEFAULT_HIGH_WATER;
   #low = DEFAULT_HIGH_WATER / 4;
-  #writePaused = false;
-  #reading = true;
-  #writable = true;
-  #closed = false;
-  #ended = false;
-  #connecting: boolean;
-  #error: Error | null = null;
-  /** Closed for good: the close is reported (or will be, at `start()`). */
-  #reported = false;
-  #queue: Buffer[] = [];
+  /** Bytes the kernel has not taken yet (`NO_QUEUE` while there are none). */
+  #queue: Buffer[] = NO_QUEUE;
   /** Bytes of `#queue[0]` already sent. */
   #offset = 0;
   #queued = 0;
   /** The interest last given to the addon. */
   #mask = 0;
-  #endPending = false;
-  #shut = false;
-  #closeAfterFlush = false;
-  #local: Address | undefined;
   #remote: Address | undefined;
-  readonly #peerPath: string | undefined;
   #socket: NativeSocket | undefined;
-  #targets: NativeTarget[] = [];
-  #targetIndex = 0;
-  #flushWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  #rare: Rare | undefined;
+  /** After `startTls()`: the `node:net` connection every call goes to. */
   #delegate: NetStreamConnection | undefined;
 
   /** @internal Wrap an accepted (or dialling, `handle` null) socket. */
   constructor(addon: NativeAddon, handle: NativeHandle | null, peerPath?: string) {
     this.#addon = addon;
     this.#h = handle;
-    this.#connecting = handle === null;
-    this.#peerPath = peerPath;
+    this.#state = handle === null ? READING | WRITABLE | CONNECTING : READING | WRITABLE;
+    if (peerPath !== undefined) this.#more().peerPath = peerPath;
     if (handle !== null) handle.owner = this;
+  }
+
+  get backend(): "native" {
+    return "native";
   }
 
   /**
@@ -105,44 +129,46 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   get connecting(): boolean {
-    return this.#delegate ? this.#delegate.connecting : this.#connecting;
+    return this.#delegate ? this.#delegate.connecting : (this.#state & CONNECTING) !== 0;
   }
   get closed(): boolean {
-    return this.#delegate ? this.#delegate.closed : this.#closed;
+    return this.#delegate ? this.#delegate.closed : (this.#state & CLOSED) !== 0;
   }
   get ended(): boolean {
-    return this.#delegate ? this.#delegate.ended : this.#ended;
+    return this.#delegate ? this.#delegate.ended : (this.#state & ENDED) !== 0;
   }
   get writable(): boolean {
-    return this.#delegate ? this.#delegate.writable : this.#writable && !this.#closed;
+    return this.#delegate ? this.#delegate.writable : (this.#state & (WRITABLE | CLOSED)) === WRITABLE;
   }
   get writeBufferSize(): number {
     return this.#delegate ? this.#delegate.writeBufferSize : this.#queued;
   }
   get writePaused(): boolean {
-    return this.#delegate ? this.#delegate.writePaused : this.#writePaused;
+    return this.#delegate ? this.#delegate.writePaused : (this.#state & WRITE_PAUSED) !== 0;
   }
   get reading(): boolean {
-    return this.#delegate ? this.#delegate.reading : this.#reading;
+    return this.#delegate ? this.#delegate.reading : (this.#state & READING) !== 0;
   }
   get canEnd(): boolean {
     return this.#delegate ? this.#delegate.canEnd : true;
   }
   get localAddress(): Address | undefined {
     if (this.#delegate) return this.#delegate.localAddress;
-    if (this.#local !== undefined) return this.#local;
+    const cached = this.#rare?.local;
+    if (cached !== undefined) return cached;
     const a = this.#h?.sockname();
-    if (!this.#connecting && a !== undefined) this.#local = a;
+    if ((this.#state & CONNECTING) === 0 && a !== undefined) this.#more().local = a;
     return a;
   }
   get remoteAddress(): Address | undefined {
     if (this.#delegate) return this.#delegate.remoteAddress;
-    if (this.#remote === undefined && !this.#connecting && this.#h !== null) {
+    const peerPath = this.#rare?.peerPath;
+    if (this.#remote === undefined && (this.#state & CONNECTING) === 0 && this.#h !== null) {
       const a = this.#h.peername();
       // A Unix client's peer is the path it dialled, which the kernel reports as well.
-      this.#remote = a === "" && this.#peerPath !== undefined ? this.#peerPath : a;
+      this.#remote = a === "" && peerPath !== undefined ? peerPath : sharedHost(a);
     }
-    return this.#remote ?? this.#peerPath;
+    return this.#remote ?? peerPath;
   }
   /** The {@link NativeSocket} (after `startTls()`: the `tls.TLSSocket`). */
   get raw(): unknown {
@@ -157,11 +183,11 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#delegate.start(events);
       return;
     }
-    if (this.#started) return;
-    this.#started = true;
+    if (this.#state & STARTED) return;
+    this.#state |= STARTED;
     this.#update();
     // A socket that failed before its owner started it still reports its close.
-    if (this.#reported) queueMicrotask(() => this.#events.onClose(this.#error));
+    if (this.#state & REPORTED) queueMicrotask(() => this.#events.onClose(this.#rare?.error ?? null));
   }
 
   write(data: Buffer): void {
@@ -169,21 +195,21 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#delegate.write(data);
       return;
     }
-    if (this.#closed || !this.#writable) throw socketClosed("the connection");
+    if ((this.#state & (WRITABLE | CLOSED)) !== WRITABLE) throw socketClosed("the connection");
     if (data.length === 0) return;
     const h = this.#h;
-    if (this.#queued === 0 && !this.#connecting && h !== null) {
+    if (this.#queued === 0 && (this.#state & CONNECTING) === 0 && h !== null) {
       const n = h.write(data);
       if (n === data.length) return;
       if (n < 0) {
         this.#finish(systemError(-n, "write"));
         return;
       }
-      this.#queue.push(data);
+      this.#push(data);
       this.#offset = n;
       this.#queued = data.length - n;
     } else {
-      this.#queue.push(data);
+      this.#push(data);
       this.#queued += data.length;
     }
     this.#update();
@@ -199,14 +225,14 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.write(chunks[0]!);
       return;
     }
-    if (this.#closed || !this.#writable) throw socketClosed("the connection");
+    if ((this.#state & (WRITABLE | CLOSED)) !== WRITABLE) throw socketClosed("the connection");
     const wasEmpty = this.#queued === 0;
     for (const c of chunks) {
       if (c.length === 0) continue;
-      this.#queue.push(c);
+      this.#push(c);
       this.#queued += c.length;
     }
-    if (wasEmpty && this.#queued > 0 && !this.#connecting) this.#flush();
+    if (wasEmpty && this.#queued > 0 && (this.#state & CONNECTING) === 0) this.#flush();
     else this.#update();
     this.#checkPause();
   }
@@ -216,10 +242,10 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#delegate.end();
       return;
     }
-    if (this.#closed || !this.#writable) return;
-    this.#writable = false;
-    if (this.#queued === 0 && !this.#connecting) this.#shutdown();
-    else this.#endPending = true;
+    if ((this.#state & (WRITABLE | CLOSED)) !== WRITABLE) return;
+    this.#state &= ~WRITABLE;
+    if (this.#queued === 0 && (this.#state & CONNECTING) === 0) this.#shutdown();
+    else this.#state |= END_PENDING;
   }
 
   close(): void {
@@ -227,14 +253,13 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#delegate.close();
       return;
     }
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#writable = false;
+    if (this.#state & CLOSED) return;
+    this.#state = (this.#state | CLOSED) & ~WRITABLE;
     if (this.#queued === 0) {
       this.#finish(null);
       return;
     }
-    this.#closeAfterFlush = true;
+    this.#state |= CLOSE_AFTER_FLUSH;
     this.#update();
   }
 
@@ -243,8 +268,7 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#delegate.abort(err);
       return;
     }
-    this.#closed = true;
-    this.#writable = false;
+    this.#state = (this.#state | CLOSED) & ~WRITABLE;
     this.#finish(err ?? null);
   }
 
@@ -253,8 +277,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#delegate.pauseReading();
       return;
     }
-    if (!this.#reading) return;
-    this.#reading = false;
+    if ((this.#state & READING) === 0) return;
+    this.#state &= ~READING;
     this.#update();
   }
 
@@ -263,8 +287,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#delegate.resumeReading();
       return;
     }
-    if (this.#reading) return;
-    this.#reading = true;
+    if (this.#state & READING) return;
+    this.#state |= READING;
     this.#update();
   }
 
@@ -298,15 +322,15 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
    */
   async startTls(options: tls.ConnectionOptions | (tls.TlsOptions & { isServer?: boolean })): Promise<void> {
     if (this.#delegate) return this.#delegate.startTls(options);
-    if (this.#closed) throw socketClosed("the connection");
-    if (this.#queued > 0 || this.#connecting) {
-      await new Promise<void>((resolve, reject) => this.#flushWaiters.push({ resolve, reject }));
+    if (this.#state & CLOSED) throw socketClosed("the connection");
+    if (this.#queued > 0 || this.#state & CONNECTING) {
+      await new Promise<void>((resolve, reject) => this.#more().flushWaiters.push({ resolve, reject }));
     }
     const h = this.#h;
     // Another startTls() may have won the race while this one waited.
     const raced = this.#delegate as NetStreamConnection | undefined;
     if (raced) return raced.startTls(options);
-    if (this.#closed || h === null) throw socketClosed("the connection");
+    if (this.#state & CLOSED || h === null) throw socketClosed("the connection");
     const local = this.localAddress;
     void this.remoteAddress;
     h.owner = undefined;
@@ -315,11 +339,11 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     this.#mask = 0;
     if (fd < 0) throw systemError(-fd, "detach", local);
     const sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
-    const inner = new NetStreamConnection(sock, false, this.#peerPath);
+    const inner = new NetStreamConnection(sock, false, this.#rare?.peerPath);
     inner.setWriteBufferLimits(this.#high, this.#low);
-    if (!this.#reading) inner.pauseReading();
+    if ((this.#state & READING) === 0) inner.pauseReading();
     this.#delegate = inner;
-    if (this.#started) inner.start(this.#events);
+    if (this.#state & STARTED) inner.start(this.#events);
     return inner.startTls(options);
   }
 
@@ -330,7 +354,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
   /** @internal */
   setOption(name: "nodelay" | "keepalive" | "linger0", on: boolean): void {
-    if (this.#h !== null && (name !== "nodelay" || this.#peerPath === undefined)) this.#h.setOption(name, on);
+    if (this.#h !== null && (name !== "nodelay" || this.#rare?.peerPath === undefined))
+      this.#h.setOption(name, on);
   }
 
   // --- events from the addon -------------------------------------------------------------------
@@ -340,25 +365,43 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     if (kind === addon.EV_DATA) {
       this.#events.onData(a as Buffer);
     } else if (kind === addon.EV_WRITABLE) {
-      if (this.#connecting) this.#connected();
+      if (this.#state & CONNECTING) this.#connected();
       else this.#flush();
     } else if (kind === addon.EV_EOF) {
-      this.#ended = true;
+      this.#state |= ENDED;
       // The addon dropped read interest (and after a poll error, all of it): poll anew.
       this.#mask = -1;
       this.#update();
-      if (this.#started) this.#events.onEnd();
-      if (this.#shut && !this.#reported) this.#finish(null);
+      if (this.#state & STARTED) this.#events.onEnd();
+      if ((this.#state & (SHUT | REPORTED)) === SHUT) this.#finish(null);
     } else if (kind === addon.EV_ERROR) {
       this.#mask = -1;
-      if (this.#connecting) this.#connectFailed(a as number);
+      if (this.#state & CONNECTING) this.#connectFailed(a as number);
       else this.#finish(systemError(a as number, "read"));
     }
   }
 
   // --- internals -------------------------------------------------------------------------------
+  /** The rarely needed state, made on first need. */
+  #more(): Rare {
+    return (this.#rare ??= {
+      error: null,
+      local: undefined,
+      peerPath: undefined,
+      targets: [],
+      targetIndex: 0,
+      flushWaiters: [],
+    });
+  }
+
+  /** Queue `data` behind what the kernel has not taken yet. */
+  #push(data: Buffer): void {
+    if (this.#queue === NO_QUEUE) this.#queue = [data];
+    else this.#queue.push(data);
+  }
+
   #dial(targets: NativeTarget[], index: number, localAddr: Address | undefined): void {
-    if (this.#reported) return;
+    if (this.#state & REPORTED) return;
     const addon = this.#addon;
     const t = targets[index]!;
     const h = addon.open(t.domain, addon.SOCK_STREAM);
@@ -369,8 +412,9 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     h.owner = this;
     this.#h = h;
     this.#mask = 0;
-    this.#targets = targets;
-    this.#targetIndex = index;
+    const rare = this.#more();
+    rare.targets = targets;
+    rare.targetIndex = index;
     if (t.domain !== addon.AF_UNIX) h.setOption("nodelay", true);
     if (localAddr !== undefined) {
       const local: { host: string; port?: number } | undefined =
@@ -392,13 +436,14 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   #connectFailed(errno: number): void {
-    const t = this.#targets[this.#targetIndex]!;
-    if (this.#targetIndex + 1 < this.#targets.length && !this.#closed) {
+    const { targets, targetIndex } = this.#more();
+    const t = targets[targetIndex]!;
+    if (targetIndex + 1 < targets.length && (this.#state & CLOSED) === 0) {
       const h = this.#h!;
       h.owner = undefined;
       h.close();
       this.#h = null;
-      this.#dial(this.#targets, this.#targetIndex + 1, undefined);
+      this.#dial(targets, targetIndex + 1, undefined);
       return;
     }
     this.#finish(systemError(errno, "connect", targetAddress(t)));
@@ -410,17 +455,17 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#connectFailed(err);
       return;
     }
-    this.#connecting = false;
-    this.#targets = [];
+    this.#state &= ~CONNECTING;
+    if (this.#rare !== undefined) this.#rare.targets = [];
     this.#events.onConnect?.();
-    if (this.#reported) return;
+    if (this.#state & REPORTED) return;
     if (this.#queued > 0) this.#flush();
     else this.#afterFlush();
   }
 
   #flush(): void {
     const h = this.#h;
-    if (h === null || this.#connecting) return;
+    if (h === null || this.#state & CONNECTING) return;
     while (this.#queued > 0) {
       const q = this.#queue;
       const before = this.#queued;
@@ -439,20 +484,21 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   /** After bytes went out: end, close or wake waiters when the queue is empty; resume writers. */
   #afterFlush(): void {
     this.#checkResume();
-    if (this.#reported) return;
+    if (this.#state & REPORTED) return;
     if (this.#queued === 0) {
-      if (this.#closeAfterFlush) {
+      if (this.#state & CLOSE_AFTER_FLUSH) {
         this.#finish(null);
         return;
       }
-      if (this.#endPending) {
-        this.#endPending = false;
+      if (this.#state & END_PENDING) {
+        this.#state &= ~END_PENDING;
         this.#shutdown();
-        if (this.#reported) return;
+        if (this.#state & REPORTED) return;
       }
-      if (this.#flushWaiters.length > 0) {
-        const waiters = this.#flushWaiters;
-        this.#flushWaiters = [];
+      const rare = this.#rare;
+      if (rare !== undefined && rare.flushWaiters.length > 0) {
+        const waiters = rare.flushWaiters;
+        rare.flushWaiters = [];
         for (const w of waiters) w.resolve();
       }
     }
@@ -463,7 +509,7 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     const q = this.#queue;
     this.#queued -= n;
     if (this.#queued === 0) {
-      this.#queue = [];
+      this.#queue = NO_QUEUE;
       this.#offset = 0;
       return;
     }
@@ -483,9 +529,9 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#finish(systemError(-r, "shutdown"));
       return;
     }
-    this.#shut = true;
+    this.#state |= SHUT;
     // Both directions are done: the connection is over, as a half-open net.Socket ends.
-    if (this.#ended) this.#finish(null);
+    if (this.#state & ENDED) this.#finish(null);
   }
 
   /** Poll what the state needs: write while connecting or bytes wait; read while reading. */
@@ -493,10 +539,11 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     const h = this.#h;
     if (h === null) return;
     const addon = this.#addon;
+    const state = this.#state;
     let mask = 0;
-    if (this.#connecting) mask = addon.WRITABLE;
+    if (state & CONNECTING) mask = addon.WRITABLE;
     else {
-      if (this.#started && this.#reading && !this.#ended && !this.#closed) mask = addon.READABLE;
+      if ((state & (STARTED | READING | ENDED | CLOSED)) === (STARTED | READING)) mask = addon.READABLE;
       if (this.#queued > 0) mask |= addon.WRITABLE;
     }
     if (mask === this.#mask) return;
@@ -507,16 +554,13 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
 
   /** Close for good with `err` as the cause (the first error recorded wins). */
   #finish(err: Error | null): void {
-    if (err !== null && this.#error === null) this.#error = err;
-    if (this.#reported) return;
+    if (err !== null && (this.#rare === undefined || this.#rare.error === null)) this.#more().error = err;
+    if (this.#state & REPORTED) return;
     // Keep the addresses readable after the descriptor is gone.
     void this.localAddress;
     void this.remoteAddress;
-    this.#reported = true;
-    this.#closed = true;
-    this.#writable = false;
-    this.#connecting = false;
-    this.#queue = [];
+    this.#state = (this.#state | REPORTED | CLOSED) & ~(WRITABLE | CONNECTING);
+    this.#queue = NO_QUEUE;
     this.#queued = 0;
     this.#offset = 0;
     const h = this.#h;
@@ -526,26 +570,41 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       this.#h = null;
     }
     this.#mask = 0;
-    if (this.#flushWaiters.length > 0) {
-      const waiters = this.#flushWaiters;
-      this.#flushWaiters = [];
-      const cause = this.#error ?? socketClosed("the connection");
+    const rare = this.#rare;
+    if (rare !== undefined && rare.flushWaiters.length > 0) {
+      const waiters = rare.flushWaiters;
+      rare.flushWaiters = [];
+      const cause = rare.error ?? socketClosed("the connection");
       for (const w of waiters) w.reject(cause);
     }
-    if (this.#started) setImmediate(() => this.#events.onClose(this.#error));
+    if (this.#state & STARTED) setImmediate(() => this.#events.onClose(this.#rare?.error ?? null));
   }
 
   #checkPause(): void {
-    if (!this.#writePaused && this.#queued > this.#high) {
-      this.#writePaused = true;
+    if ((this.#state & WRITE_PAUSED) === 0 && this.#queued > this.#high) {
+      this.#state |= WRITE_PAUSED;
       this.#events.onWritePaused();
     }
   }
 
   #checkResume(): void {
-    if (this.#writePaused && this.#queued <= this.#low && !this.#reported) {
-      this.#writePaused = false;
+    if ((this.#state & (WRITE_PAUSED | REPORTED)) === WRITE_PAUSED && this.#queued <= this.#low) {
+      this.#state &= ~WRITE_PAUSED;
       this.#events.onWriteResumed();
     }
   }
+}
+
+/** The host string of the last peer address read: many connections come from the same host. */
+let lastHost = "";
+
+/**
+ * `addr`, fresh from the addon, with its host string shared with the previous peer's when they
+ * are equal: one copy of "127.0.0.1" for a thousand clients, not one each.
+ */
+function sharedHost(addr: Address | undefined): Address | undefined {
+  if (addr === undefined || typeof addr === "string") return addr;
+  if (addr[0] === lastHost) (addr as [string, number])[0] = lastHost;
+  else lastHost = addr[0];
+  return addr;
 }
