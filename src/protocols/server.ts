@@ -46,12 +46,18 @@ export class Server {
   #forever = false;
   /** Accepted before serving started: held, unread, until `startServing()`. */
   #held: StreamConnection[] = [];
-  #active = new Set<StreamTransport>();
+  /** Accepted connections not yet lost. */
+  #active = 0;
   #signal: AbortSignal | undefined;
   #onAbort = (): void => this.close();
   #whenClosed: Promise<void>;
   #resolveClosed!: () => void;
   #wakeForever: Array<() => void> = [];
+  /** Every transport's `onLost`: one function for all of them, not a closure each. */
+  readonly #onTransportLost = (): void => {
+    this.#active--;
+    this.#checkClosed();
+  };
 
   /** Not for direct use: see {@link createServer}. @internal */
   constructor(factory: () => Protocol, settings: ServerSettings = {}) {
@@ -199,16 +205,13 @@ export class Server {
       conn.abort();
       return;
     }
-    const transport = new StreamTransport(conn, protocol, (t) => {
-      this.#active.delete(t);
-      this.#checkClosed();
-    });
-    this.#active.add(transport);
+    const transport = new StreamTransport(conn, protocol, this.#onTransportLost);
+    this.#active++;
     transport.begin();
   }
 
   #checkClosed(): void {
-    if (this.#closed && this.#openListeners === 0 && this.#active.size === 0) this.#resolveClosed();
+    if (this.#closed && this.#openListeners === 0 && this.#active === 0) this.#resolveClosed();
   }
 }
 

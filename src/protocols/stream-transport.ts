@@ -14,6 +14,18 @@ import { codedError, codes, socketClosed, toCodedError } from "../errors.js";
 import { callExceptionHandler } from "./exception-handler.js";
 import type { Protocol, Transport } from "./protocol.js";
 
+// The transport's booleans, packed into one integer (`#state`).
+const CLOSING = 1;
+const EOF_WRITTEN = 2;
+const LOST = 4;
+
+/**
+ * The core's events for one transport, as methods on a shared prototype: an idle connection
+ * then holds one small object rather than a closure per event. Defined by `StreamTransport`'s
+ * static block, which gives it the transport's private members.
+ */
+let TransportEvents: new (transport: StreamTransport) => StreamEvents;
+
 /**
  * A byte-stream transport. Python: `asyncio.selector_events._SelectorSocketTransport` (and the
  * TLS transport of `sslproto`), behind the `asyncio.Transport` interface.
@@ -28,12 +40,40 @@ export class StreamTransport implements Transport {
   #conn: StreamConnection;
   #protocol: Protocol;
   #onLost: ((transport: StreamTransport) => void) | undefined;
-  #closing = false;
-  #eofWritten = false;
-  #lost = false;
+  /** `CLOSING`, `EOF_WRITTEN`, `LOST`. */
+  #state = 0;
   /** What a protocol callback threw: passed to `connectionLost` instead of the core's cause. */
   #failure: Error | null = null;
-  readonly #events: StreamEvents;
+
+  static {
+    TransportEvents = class {
+      readonly #t: StreamTransport;
+      constructor(transport: StreamTransport) {
+        this.#t = transport;
+      }
+      onData(chunk: Buffer): void {
+        const t = this.#t;
+        if (t.#state & CLOSING) return;
+        try {
+          t.#protocol.dataReceived?.(chunk);
+        } catch (err) {
+          t.#fail(err, "dataReceived");
+        }
+      }
+      onEnd(): void {
+        this.#t.#eofReceived();
+      }
+      onWritePaused(): void {
+        this.#t.#callFlow("pauseWriting");
+      }
+      onWriteResumed(): void {
+        this.#t.#callFlow("resumeWriting");
+      }
+      onClose(err: Error | null): void {
+        this.#t.#connectionLost(err);
+      }
+    };
+  }
 
   /**
    * @param conn a core connection, connected (or accepted) and not yet started by anyone else
@@ -45,20 +85,6 @@ export class StreamTransport implements Transport {
     this.#conn = conn;
     this.#protocol = protocol;
     this.#onLost = onLost;
-    this.#events = {
-      onData: (chunk) => {
-        if (this.#closing) return;
-        try {
-          this.#protocol.dataReceived?.(chunk);
-        } catch (err) {
-          this.#fail(err, "dataReceived");
-        }
-      },
-      onEnd: () => this.#eofReceived(),
-      onWritePaused: () => this.#callFlow("pauseWriting"),
-      onWriteResumed: () => this.#callFlow("resumeWriting"),
-      onClose: (err) => this.#connectionLost(err),
-    };
   }
 
   /**
@@ -66,7 +92,7 @@ export class StreamTransport implements Transport {
    * `connectionMade` threw (the connection is then being aborted), or `null`.
    */
   begin(): Error | null {
-    this.#conn.start(this.#events);
+    this.#conn.start(new TransportEvents(this));
     try {
       this.#protocol.connectionMade?.(this);
     } catch (err) {
@@ -76,16 +102,16 @@ export class StreamTransport implements Transport {
   }
 
   write(data: BytesLike): void {
-    if (this.#closing) throw socketClosed("the transport");
-    if (this.#eofWritten) throw eofWritten();
+    if (this.#state & CLOSING) throw socketClosed("the transport");
+    if (this.#state & EOF_WRITTEN) throw eofWritten();
     const buf = toBuffer(data);
     if (buf.length === 0) return;
     this.#conn.write(buf);
   }
 
   writeLines(list: Iterable<BytesLike>): void {
-    if (this.#closing) throw socketClosed("the transport");
-    if (this.#eofWritten) throw eofWritten();
+    if (this.#state & CLOSING) throw socketClosed("the transport");
+    if (this.#state & EOF_WRITTEN) throw eofWritten();
     const chunks: Buffer[] = [];
     for (const item of list) {
       const buf = toBuffer(item);
@@ -98,8 +124,8 @@ export class StreamTransport implements Transport {
     if (!this.#conn.canEnd) {
       throw codedError(codes.BAD_SOCKET, "Cannot write EOF: this transport cannot half-close (TLS)");
     }
-    if (this.#closing || this.#eofWritten) return;
-    this.#eofWritten = true;
+    if (this.#state & (CLOSING | EOF_WRITTEN)) return;
+    this.#state |= EOF_WRITTEN;
     this.#conn.end();
   }
 
@@ -108,33 +134,33 @@ export class StreamTransport implements Transport {
   }
 
   close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
+    if (this.#state & CLOSING) return;
+    this.#state |= CLOSING;
     this.#conn.close();
   }
 
   abort(): void {
-    if (this.#lost) return;
-    this.#closing = true;
+    if (this.#state & LOST) return;
+    this.#state |= CLOSING;
     this.#conn.abort();
   }
 
   isClosing(): boolean {
-    return this.#closing;
+    return (this.#state & CLOSING) !== 0;
   }
 
   pauseReading(): void {
-    if (this.#closing || !this.#conn.reading) return;
+    if (this.#state & CLOSING || !this.#conn.reading) return;
     this.#conn.pauseReading();
   }
 
   resumeReading(): void {
-    if (this.#closing || this.#conn.reading) return;
+    if (this.#state & CLOSING || this.#conn.reading) return;
     this.#conn.resumeReading();
   }
 
   isReading(): boolean {
-    return !this.#closing && this.#conn.reading;
+    return (this.#state & CLOSING) === 0 && this.#conn.reading;
   }
 
   setWriteBufferLimits(high?: number, low?: number): void {
@@ -173,12 +199,12 @@ export class StreamTransport implements Transport {
    * @throws `ERR_SOCKET_CLOSED` (as a rejection) once closing.
    */
   startTls(options: tls.ConnectionOptions | (tls.TlsOptions & { isServer?: boolean })): Promise<void> {
-    if (this.#closing) return Promise.reject(socketClosed("the transport"));
+    if (this.#state & CLOSING) return Promise.reject(socketClosed("the transport"));
     return this.#conn.startTls(options);
   }
 
   #eofReceived(): void {
-    if (this.#closing) return;
+    if (this.#state & CLOSING) return;
     let keepOpen: unknown;
     try {
       keepOpen = this.#protocol.eofReceived?.();
@@ -191,7 +217,7 @@ export class StreamTransport implements Transport {
   }
 
   #callFlow(name: "pauseWriting" | "resumeWriting"): void {
-    if (this.#lost) return;
+    if (this.#state & LOST) return;
     try {
       this.#protocol[name]?.();
     } catch (err) {
@@ -200,9 +226,8 @@ export class StreamTransport implements Transport {
   }
 
   #connectionLost(err: Error | null): void {
-    if (this.#lost) return;
-    this.#lost = true;
-    this.#closing = true;
+    if (this.#state & LOST) return;
+    this.#state |= LOST | CLOSING;
     const cause = this.#failure ?? err;
     try {
       this.#protocol.connectionLost?.(cause);
@@ -215,9 +240,9 @@ export class StreamTransport implements Transport {
   /** A protocol callback threw: report it, then abort this connection with it as the cause. */
   #fail(thrown: unknown, where: string): void {
     const err = this.#report(thrown, where);
-    if (this.#lost) return;
+    if (this.#state & LOST) return;
     this.#failure ??= err;
-    this.#closing = true;
+    this.#state |= CLOSING;
     this.#conn.abort(err);
   }
 
