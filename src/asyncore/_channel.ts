@@ -31,40 +31,60 @@ export const ACCEPT_QUEUE_MIN = 1024;
 /** Datagrams kept for `recvfrom()` at most; later ones are dropped, as a full kernel buffer would. */
 export const DATAGRAM_QUEUE_LIMIT = 4096;
 
-/** Shared empty queue: replaced by a real array before the first push, so idle channels allocate none. */
+/** Shared empty queue of a channel that has none: never pushed to, so idle channels allocate none. */
 const NONE: never[] = [];
 
-/**
- * Per-dispatcher socket state. Fields are public to the asyncore layer only (this file is not
- * exported from the package).
- */
-export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
-  readonly owner: Dispatcher;
-  scheduler: Scheduler | undefined;
-  conn: StreamConnection | undefined;
-  listener: StreamListener | undefined;
-  datagram: DatagramEndpoint | undefined;
+// The channel's booleans, packed into `bits`.
+const EOF = 1;
+const GONE = 2;
+const OWN_PREDICATES = 4;
 
-  /** Received chunks from `head` on; the first is consumed up to `offset`. */
-  chunks: Buffer[] = NONE;
-  head = 0;
-  offset = 0;
-  queued = 0;
-  /** The peer sent EOF, or the connection closed under us. */
-  eof = false;
-  /** The connection is gone (reset, EOF and closed, or closed by us). */
-  gone = false;
-  /** A connect, bind or listen failure waiting to be raised inside the loop. */
-  failure: Error | null = null;
+/** Received chunks from `head` on; the first is consumed up to `offset`. Made at the first data. */
+interface Input {
+  chunks: Buffer[];
+  head: number;
+  offset: number;
+}
+
+/**
+ * What only listening and datagram sockets queue: accepted connections and accept errors, or
+ * received datagrams. Made on first need, so a connection's channel holds none of it.
+ */
+export class Backlog {
   accepted: StreamConnection[] = NONE;
   acceptLimit = ACCEPT_QUEUE_MIN;
+  /** Accept errors (EMFILE, …) waiting to be reported inside the loop. */
+  acceptErrors: Error[] = NONE;
   datagrams: Array<[Buffer, Address]> = NONE;
   droppedDatagrams = 0;
   datagramConnecting = false;
-  /** Accept errors (EMFILE, …) waiting to be reported inside the loop. */
-  acceptErrors: Error[] = NONE;
-  /** The dispatcher's readable()/writable() are its own, so only a sweep can see them change. */
-  ownPredicates = false;
+
+  /** A connection, an accept error or a datagram waits. */
+  pending(): boolean {
+    return this.accepted.length > 0 || this.acceptErrors.length > 0 || this.datagrams.length > 0;
+  }
+}
+
+/**
+ * Per-dispatcher socket state. Fields are public to the asyncore layer only (this file is not
+ * exported from the package). Thousands of idle connections each hold one, so it keeps few
+ * fields: what only some sockets need is made when they need it.
+ */
+export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
+  readonly owner: Dispatcher;
+  scheduler: Scheduler | undefined = undefined;
+  conn: StreamConnection | undefined = undefined;
+  listener: StreamListener | undefined = undefined;
+  datagram: DatagramEndpoint | undefined = undefined;
+  /** Received bytes not yet taken by `recv()`. */
+  input: Input | undefined = undefined;
+  queued = 0;
+  /** `EOF`, `GONE`, `OWN_PREDICATES`. */
+  bits = 0;
+  /** A connect, bind or listen failure waiting to be raised inside the loop. */
+  failure: Error | null = null;
+  /** Listening and datagram sockets only: see {@link Backlog}. */
+  backlog: Backlog | undefined = undefined;
   /** The scheduler's collection that last looked at this dispatcher. */
   seen = 0;
   /** Bumped by every operation that changes socket state (recv, send, accept, close …). */
@@ -74,15 +94,37 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
     this.owner = owner;
   }
 
+  /** The peer sent EOF, or the connection closed under us. */
+  get eof(): boolean {
+    return (this.bits & EOF) !== 0;
+  }
+  set eof(on: boolean) {
+    this.bits = on ? this.bits | EOF : this.bits & ~EOF;
+  }
+  /** The connection is gone (reset, EOF and closed, or closed by us). */
+  get gone(): boolean {
+    return (this.bits & GONE) !== 0;
+  }
+  set gone(on: boolean) {
+    this.bits = on ? this.bits | GONE : this.bits & ~GONE;
+  }
+  /** The dispatcher's readable()/writable() are its own, so only a sweep can see them change. */
+  get ownPredicates(): boolean {
+    return (this.bits & OWN_PREDICATES) !== 0;
+  }
+  set ownPredicates(on: boolean) {
+    this.bits = on ? this.bits | OWN_PREDICATES : this.bits & ~OWN_PREDICATES;
+  }
+
+  /** The backlog, made on first need. */
+  queues(): Backlog {
+    return (this.backlog ??= new Backlog());
+  }
+
   /** Readiness for reading: data, EOF, a reset, a pending connection, a datagram or an error. */
   readPending(): boolean {
     return (
-      this.queued > 0 ||
-      this.eof ||
-      this.failure !== null ||
-      this.accepted.length > 0 ||
-      this.acceptErrors.length > 0 ||
-      this.datagrams.length > 0
+      this.queued > 0 || (this.bits & EOF) !== 0 || this.failure !== null || this.backlog?.pending() === true
     );
   }
 
@@ -95,36 +137,36 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
     if (this.failure !== null) return true;
     const conn = this.conn;
     if (conn !== undefined) return this.gone || (!conn.connecting && !conn.writePaused && conn.writable);
-    return this.datagram !== undefined && !this.datagram.closed && !this.datagramConnecting;
+    return this.datagram !== undefined && !this.datagram.closed && !this.backlog?.datagramConnecting;
   }
 
   /** Socket events come from Node's event loop, never from inside a handler. */
-  #mark(): void {
+  markFromEvent(): void {
     this.scheduler?.markFromEvent(this.owner);
   }
 
   // --- stream events -------------------------------------------------------------------------
   onConnect(): void {
-    this.#mark();
+    this.markFromEvent();
   }
 
   onData(chunk: Buffer): void {
-    if (this.chunks === NONE) this.chunks = [];
-    this.chunks.push(chunk);
+    if (this.input === undefined) this.input = { chunks: [chunk], head: 0, offset: 0 };
+    else this.input.chunks.push(chunk);
     this.queued += chunk.length;
     if (this.queued >= READ_QUEUE_LIMIT) this.conn?.pauseReading();
-    this.#mark();
+    this.markFromEvent();
   }
 
   onEnd(): void {
     this.eof = true;
-    this.#mark();
+    this.markFromEvent();
   }
 
   onWritePaused(): void {}
 
   onWriteResumed(): void {
-    this.#mark();
+    this.markFromEvent();
   }
 
   /** A stream closed (`err` says why); listeners and datagram endpoints call it with no error. */
@@ -132,75 +174,78 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
     if (this.listener !== undefined || this.datagram !== undefined) return;
     // A connect that fails is raised by handleConnectEvent(); a later error reads as EOF.
     if (err !== null && this.owner.connecting) this.failure = err;
-    this.eof = true;
-    this.gone = true;
-    this.#mark();
+    this.bits |= EOF | GONE;
+    this.markFromEvent();
   }
 
   // --- listener events -----------------------------------------------------------------------
   onConnection(conn: StreamConnection): void {
-    if (this.accepted.length >= this.acceptLimit) {
+    const backlog = this.queues();
+    if (backlog.accepted.length >= backlog.acceptLimit) {
       conn.abort();
-      if (this.acceptErrors === NONE) this.acceptErrors = [];
-      this.acceptErrors.push(
+      if (backlog.acceptErrors === NONE) backlog.acceptErrors = [];
+      backlog.acceptErrors.push(
         Object.assign(
-          new Error(`Connection dropped: ${this.acceptLimit} accepted connections wait for accept()`),
+          new Error(`Connection dropped: ${backlog.acceptLimit} accepted connections wait for accept()`),
           {
             code: "ERR_LIMIT_REACHED",
           },
         ),
       );
     } else {
-      if (this.accepted === NONE) this.accepted = [];
-      this.accepted.push(conn);
+      if (backlog.accepted === NONE) backlog.accepted = [];
+      backlog.accepted.push(conn);
     }
-    this.#mark();
+    this.markFromEvent();
   }
 
   onAcceptError(err: Error): void {
-    if (this.acceptErrors === NONE) this.acceptErrors = [];
-    this.acceptErrors.push(err);
-    this.#mark();
+    const backlog = this.queues();
+    if (backlog.acceptErrors === NONE) backlog.acceptErrors = [];
+    backlog.acceptErrors.push(err);
+    this.markFromEvent();
   }
 
   // --- datagram events -----------------------------------------------------------------------
   onMessage(data: Buffer, from: Address): void {
-    if (this.datagrams.length >= DATAGRAM_QUEUE_LIMIT) {
-      this.droppedDatagrams++;
+    const backlog = this.queues();
+    if (backlog.datagrams.length >= DATAGRAM_QUEUE_LIMIT) {
+      backlog.droppedDatagrams++;
       return;
     }
-    if (this.datagrams === NONE) this.datagrams = [];
-    this.datagrams.push([data, from]);
-    this.#mark();
+    if (backlog.datagrams === NONE) backlog.datagrams = [];
+    backlog.datagrams.push([data, from]);
+    this.markFromEvent();
   }
 
   onError(err: Error): void {
     // Datagram send/receive errors (an ICMP port unreachable …) surface at the next recv.
     this.failure = err;
-    this.#mark();
+    this.markFromEvent();
   }
 
   // --- input queue ---------------------------------------------------------------------------
-  /** Take up to `n` queued bytes (n > 0). Returns the chunk itself when it fits whole. */
+  /** Take up to `n` queued bytes (n > 0, `queued > 0`). Returns the chunk itself when it fits whole. */
   take(n: number): Buffer {
-    const chunk = this.chunks[this.head]!;
-    const available = chunk.length - this.offset;
+    const input = this.input!;
+    const chunk = input.chunks[input.head]!;
+    const available = chunk.length - input.offset;
     let out: Buffer;
     if (available <= n) {
-      out = this.offset === 0 ? chunk : chunk.subarray(this.offset);
-      this.chunks[this.head] = undefined as unknown as Buffer;
-      this.head++;
-      this.offset = 0;
-      if (this.head === this.chunks.length) {
-        this.chunks.length = 0;
-        this.head = 0;
-      } else if (this.head > 64 && this.head * 2 > this.chunks.length) {
-        this.chunks = this.chunks.slice(this.head);
-        this.head = 0;
+      out = input.offset === 0 ? chunk : chunk.subarray(input.offset);
+      input.chunks[input.head] = undefined as unknown as Buffer;
+      input.head++;
+      input.offset = 0;
+      if (input.head === input.chunks.length) {
+        input.chunks.length = 0;
+        input.head = 0;
+      } else if (input.head > 64 && input.head * 2 > input.chunks.length) {
+        input.chunks = input.chunks.slice(input.head);
+        input.head = 0;
       }
     } else {
-      out = chunk.subarray(this.offset, this.offset + n);
-      this.offset += n;
+      out = chunk.subarray(input.offset, input.offset + n);
+      input.offset += n;
     }
     this.queued -= out.length;
     if (this.queued < READ_QUEUE_LIMIT && this.conn !== undefined && !this.conn.reading && !this.gone) {
@@ -211,12 +256,12 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
 
   /** Forget the socket objects (after close). */
   release(): void {
-    this.chunks = NONE;
-    this.head = 0;
-    this.offset = 0;
+    this.input = undefined;
     this.queued = 0;
-    for (const conn of this.accepted) conn.abort();
-    this.accepted = NONE;
-    this.datagrams = NONE;
+    const backlog = this.backlog;
+    if (backlog === undefined) return;
+    for (const conn of backlog.accepted) conn.abort();
+    backlog.accepted = NONE;
+    backlog.datagrams = NONE;
   }
 }

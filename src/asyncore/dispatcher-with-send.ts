@@ -11,6 +11,13 @@ import { Dispatcher } from "./dispatcher.js";
 /** Python sends at most this much per `initiate_send()`. */
 const SEND_SLICE = 65536;
 
+/** Buffered output: chunks from `head` on, `size` bytes in all. */
+interface Output {
+  chunks: Buffer[];
+  head: number;
+  size: number;
+}
+
 /**
  * A dispatcher with a buffered write path: `send()` keeps what the socket cannot take yet and
  * sends it as the socket drains. The buffer is a queue of chunks, never re-concatenated.
@@ -23,33 +30,33 @@ const SEND_SLICE = 65536;
  * ```
  */
 export class DispatcherWithSend extends Dispatcher {
-  #out: Buffer[] | undefined;
-  #outHead = 0;
-  #outSize = 0;
+  /** Made at the first `send()`: a dispatcher that never sends holds none. */
+  #out: Output | undefined;
 
   /** Bytes buffered and not yet taken by the socket. */
   get outBufferSize(): number {
-    return this.#outSize;
+    return this.#out?.size ?? 0;
   }
 
   /** Hand buffered bytes to the socket while it takes them. Python: `initiate_send()`. */
   initiateSend(): void {
     const out = this.#out;
     if (out === undefined) return;
-    while (this.#outSize > 0) {
-      const head = out[this.#outHead]!;
+    const chunks = out.chunks;
+    while (out.size > 0) {
+      const head = chunks[out.head]!;
       const slice = head.length > SEND_SLICE ? head.subarray(0, SEND_SLICE) : head;
       const sent = super.send(slice);
       if (sent === 0) break;
-      this.#outSize -= sent;
+      out.size -= sent;
       if (sent === head.length) {
-        out[this.#outHead++] = undefined as unknown as Buffer;
-        if (this.#outHead === out.length) {
-          out.length = 0;
-          this.#outHead = 0;
+        chunks[out.head++] = undefined as unknown as Buffer;
+        if (out.head === chunks.length) {
+          chunks.length = 0;
+          out.head = 0;
         }
       } else {
-        out[this.#outHead] = head.subarray(sent);
+        chunks[out.head] = head.subarray(sent);
       }
       if (!this.connected) break;
     }
@@ -62,7 +69,7 @@ export class DispatcherWithSend extends Dispatcher {
 
   /** True while not connected or while data is buffered. */
   override writable(): boolean {
-    return !this.connected || this.#outSize > 0;
+    return !this.connected || (this.#out !== undefined && this.#out.size > 0);
   }
 
   /** Buffer all of `data` and start sending; returns its length. */
@@ -70,8 +77,9 @@ export class DispatcherWithSend extends Dispatcher {
     const buf = toBuffer(data);
     if (this.debug) this.logInfo(`sending ${JSON.stringify(buf.toString("latin1"))}`);
     if (buf.length === 0) return 0;
-    (this.#out ??= []).push(buf);
-    this.#outSize += buf.length;
+    const out = (this.#out ??= { chunks: [], head: 0, size: 0 });
+    out.chunks.push(buf);
+    out.size += buf.length;
     this.initiateSend();
     this[kChannel].scheduler?.mark(this);
     return buf.length;
@@ -80,8 +88,6 @@ export class DispatcherWithSend extends Dispatcher {
   override close(): void {
     super.close();
     this.#out = undefined;
-    this.#outHead = 0;
-    this.#outSize = 0;
   }
 }
 

@@ -37,6 +37,18 @@ let nextFileno = 1;
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * What only some dispatchers set: their own log filter, or the family, bind address and bind
+ * promise of a socket they make themselves. Made on first need, so the thousands of
+ * dispatchers over accepted sockets hold none.
+ */
+interface Rare {
+  ignoreLogTypes: Set<string> | undefined;
+  family: number;
+  bindAddr: Address | undefined;
+  bound: Deferred<Address> | undefined;
+}
+
+/**
  * A non-blocking socket whose events are delivered to overridable handlers by {@link loop}.
  *
  * Handlers run only inside `loop()`/`poll()` over the map that holds the dispatcher, one at a
@@ -72,15 +84,12 @@ export class Dispatcher {
   closing = false;
   /** Peer address (connected) or bound address (listening). */
   addr: Address | undefined = undefined;
-  #ignoreLogTypes: Set<string> | undefined;
   /** @internal */
   readonly [kChannel]: Channel;
   #map: SocketMap;
   #inMap: SocketMap | undefined;
   readonly #fileno = nextFileno++;
-  #family = AF_INET;
-  #bindAddr: Address | undefined;
-  #bound: Deferred<Address> | undefined;
+  #rare: Rare | undefined;
 
   constructor(sock?: DispatcherSocket, map?: SocketMap) {
     this.#map = map ?? socketMap;
@@ -99,11 +108,12 @@ export class Dispatcher {
 
   /** Log types `logInfo` does not print. Default: `new Set(["warning"])` (made on first use). */
   get ignoreLogTypes(): Set<string> {
-    return (this.#ignoreLogTypes ??= new Set(["warning"]));
+    const rare = (this.#rare ??= newRare());
+    return (rare.ignoreLogTypes ??= new Set(["warning"]));
   }
   /** Replace the set of log types `logInfo` does not print. */
   set ignoreLogTypes(types: Set<string>) {
-    this.#ignoreLogTypes = types;
+    (this.#rare ??= newRare()).ignoreLogTypes = types;
   }
 
   /** The Node object underneath, once there is one. */
@@ -133,7 +143,7 @@ export class Dispatcher {
         "Cannot create socket: Unix datagram sockets are not supported on Node.js",
       );
     }
-    this.#family = family;
+    (this.#rare ??= newRare()).family = family;
     if (type === SOCK_DGRAM) {
       this[kChannel].datagram = getBackend().datagram(family === AF_INET6 ? 6 : 4, this[kChannel]);
     }
@@ -201,16 +211,18 @@ export class Dispatcher {
     this.addr = addr;
     const datagram = this[kChannel].datagram;
     if (datagram !== undefined) {
-      return this.#reportFailure(
+      return reportFailure(
+        this,
         datagram.bind(addr).then((bound) => {
           this.addr = bound;
           return bound;
         }),
       );
     }
-    this.#bindAddr = addr;
-    this.#bound ??= deferred<Address>();
-    return this.#bound.promise;
+    const rare = (this.#rare ??= newRare());
+    rare.bindAddr = addr;
+    rare.bound ??= deferred<Address>();
+    return rare.bound.promise;
   }
 
   /**
@@ -229,25 +241,28 @@ export class Dispatcher {
     checkServerLimits(limits, "listen");
     const chan = this[kChannel];
     if (chan.datagram !== undefined) {
-      return this.#reportFailure(
+      return reportFailure(
+        this,
         Promise.reject(codedError(codes.BAD_SOCKET, "Cannot listen: datagram socket")),
       );
     }
-    if (this.#family === AF_UNIX && this.#bindAddr === undefined) {
-      return this.#reportFailure(
+    const rare = (this.#rare ??= newRare());
+    if (rare.family === AF_UNIX && rare.bindAddr === undefined) {
+      return reportFailure(
+        this,
         Promise.reject(codedError(codes.BAD_SOCKET, "Cannot listen: bind a Unix socket to a path first")),
       );
     }
     this.accepting = true;
-    const addr = this.#bindAddr ?? (this.#family === AF_INET6 ? ["::", 0] : ["0.0.0.0", 0]);
-    const bound = (this.#bound ??= deferred<Address>());
-    chan.acceptLimit = Math.max(backlog, ACCEPT_QUEUE_MIN);
+    const addr = rare.bindAddr ?? (rare.family === AF_INET6 ? ["::", 0] : ["0.0.0.0", 0]);
+    const bound = (rare.bound ??= deferred<Address>());
+    chan.queues().acceptLimit = Math.max(backlog, ACCEPT_QUEUE_MIN);
     const listening = getBackend()
       .listen(
         addr,
         {
           backlog,
-          ipv6Only: this.#family === AF_INET6,
+          ipv6Only: rare.family === AF_INET6,
           maxConnections: limits.maxConnections,
           idleTimeout: limits.idleTimeout,
         },
@@ -260,7 +275,7 @@ export class Dispatcher {
         return listener.address;
       });
     listening.catch((err: Error) => bound.reject(err));
-    return this.#reportFailure(listening);
+    return reportFailure(this, listening);
   }
 
   /** The local address. Python: `getsockname()`. */
@@ -281,14 +296,15 @@ export class Dispatcher {
     chan.progress++;
     if (chan.datagram !== undefined) {
       const datagram = chan.datagram;
-      chan.datagramConnecting = true;
+      const backlog = chan.queues();
+      backlog.datagramConnecting = true;
       datagram.connect(addr).then(
         () => {
-          chan.datagramConnecting = false;
+          backlog.datagramConnecting = false;
           chan.scheduler?.mark(this);
         },
         (err: Error) => {
-          chan.datagramConnecting = false;
+          backlog.datagramConnecting = false;
           chan.failure = err;
           chan.scheduler?.mark(this);
         },
@@ -316,8 +332,10 @@ export class Dispatcher {
       chan.failure = null;
       throw failure;
     }
-    while (chan.acceptErrors.length > 0) this.handleAcceptError(chan.acceptErrors.shift()!);
-    const conn = chan.accepted.shift();
+    const backlog = chan.backlog;
+    if (backlog === undefined) return null;
+    while (backlog.acceptErrors.length > 0) this.handleAcceptError(backlog.acceptErrors.shift()!);
+    const conn = backlog.accepted.shift();
     if (conn === undefined) return null;
     const sock = conn.raw as StreamSocket;
     acceptedConnections.set(sock, conn);
@@ -409,7 +427,7 @@ export class Dispatcher {
       chan.failure = null;
       throw failure;
     }
-    const next = chan.datagrams.shift();
+    const next = chan.backlog?.datagrams.shift();
     if (next === undefined) return null;
     const [data, from] = next;
     return [data.length > bufferSize ? data.subarray(0, bufferSize) : data, from];
@@ -562,16 +580,21 @@ export class Dispatcher {
     if (this.addr !== undefined) status.push(formatAddress(this.addr));
     return `<${status.join(" ")} at #${this.#fileno}>`;
   }
+}
 
-  /** A bind/listen failure reaches handleError in the loop; the promise is marked handled. */
-  #reportFailure<T>(promise: Promise<T>): Promise<T> {
-    promise.catch((err: Error) => {
-      const chan = this[kChannel];
-      chan.failure = err;
-      chan.scheduler?.mark(this);
-    });
-    return promise;
-  }
+/** A dispatcher's {@link Rare} state before anything is set. */
+function newRare(): Rare {
+  return { ignoreLogTypes: undefined, family: AF_INET, bindAddr: undefined, bound: undefined };
+}
+
+/** A bind/listen failure reaches handleError in the loop; the promise is marked handled. */
+function reportFailure<T>(d: Dispatcher, promise: Promise<T>): Promise<T> {
+  promise.catch((err: Error) => {
+    const chan = d[kChannel];
+    chan.failure = err;
+    chan.scheduler?.mark(d);
+  });
+  return promise;
 }
 
 selfReportingPredicates.add(Dispatcher.prototype.readable);
