@@ -1,23 +1,36 @@
-// asyncore-ts native readiness backend: non-blocking sockets driven by libuv's uv_poll on
-// Node's own event loop.
+// asyncore-ts native readiness backend: non-blocking sockets polled by an epoll instance of
+// the addon's own, which libuv's uv_poll watches on Node's own event loop.
 //
 // One wrapped JS object (class Handle) per socket. The addon does the system calls; the
 // TypeScript side (src/core/native-*.ts) keeps the state machines, the write queue and the
 // water marks. Readiness is reported through one JS dispatch function, called with the handle
 // as `this` and (kind, a, b, c):
 //
-//   EV_DATA     a = Buffer of exactly the bytes read        (stream)
+//   EV_DATA     a = count of bytes read into the read buffer (stream; see below)
 //   EV_EOF                                                   (stream: the peer shut its side)
 //   EV_ERROR    a = errno (positive)                         (poll or read failure)
 //   EV_WRITABLE                                              (write interest is set and met)
 //   EV_ACCEPT                                                (listener: connections wait)
 //   EV_MESSAGE  a = Buffer, b = host, c = port               (datagram)
 //
-// Lifetime: the handle object is held strongly (a napi reference count of 1) only while its
-// poll is active, so an active socket lives as long as it is polled (as Node's own handles do)
-// and an idle, unreachable one is collected; its finalizer closes the descriptor. The uv_poll_t
-// is allocated apart from the socket state and freed in its close callback, so neither outlives
-// nor depends on the other.
+// Reads go into a read area that JS owns and names with init() and setReadBuffer(buffer,
+// offset): the bytes of `buffer` from `offset` on (at least kMinReadSize of them). EV_DATA
+// reports only how many bytes a read put at the start of that area. The JS side copies small
+// reads out into pooled memory and leaves the area where it is; a large read it takes as it
+// lies, as a view, and moves the area past it (or to a new buffer) before anything else runs.
+// So no read is copied twice, a large one not at all, and no read allocates native memory.
+//
+// Polling: every socket with interest is registered (level-triggered) in the addon's epoll
+// instance; one uv_poll watches that instance, so a socket costs libuv nothing of its own. When
+// it is readable, one callback takes up to kEventsPerWake ready sockets from epoll_wait() and
+// calls JS for each inside one callback scope: microtasks and process.nextTick run once after
+// the batch, as asyncio runs the callbacks of one select() before its next turn. The uv_poll is
+// referenced (keeps Node's loop alive) only while some socket has interest.
+//
+// Lifetime: the handle object is held strongly (a napi reference count of 1) only while it is
+// registered, so an active socket lives as long as it is polled (as Node's own handles do) and
+// an idle, unreachable one is collected; its finalizer closes the descriptor. A batch holds a
+// local handle to each of its sockets before it calls JS, so none is freed while it runs.
 //
 // Every method returns a negative errno instead of throwing for system errors; the JS side
 // turns it into an Error with a code. Only argument misuse throws.
@@ -33,6 +46,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -43,17 +57,30 @@ namespace {
 
 enum Event { EV_DATA = 1, EV_EOF = 2, EV_ERROR = 3, EV_WRITABLE = 4, EV_ACCEPT = 5, EV_MESSAGE = 6 };
 
-const size_t kReadBufferSize = 64 * 1024;
+// One stream read takes at most this much, as node:net's do: what a paused reader may hold
+// beyond its limit stays bounded by one read. A read area is never smaller: it holds any
+// datagram and a full read of its own.
+const size_t kMaxStreamRead = 64 * 1024;
+const size_t kMinReadSize = kMaxStreamRead;
 // Reads per readiness event on one socket while each fills the buffer: fair to other sockets.
 const int kReadsPerEvent = 4;
 const int kDatagramsPerEvent = 32;
+// Ready sockets taken per wake-up; more wait for the next turn of Node's loop.
+const int kEventsPerWake = 128;
 const uint32_t kMaxIov = 1024;
 
 struct Addon {
+  napi_env env = nullptr;
+  int epfd = -1;                 // the addon's epoll instance, made on first use
+  uv_poll_t* watcher = nullptr;  // Node's loop watching epfd
+  int64_t polled = 0;            // sockets registered in epfd
+  napi_ref resource = nullptr;   // the async resource of the callback scopes
   napi_ref ctor = nullptr;
   napi_ref dispatch = nullptr;
   napi_async_context async = nullptr;
-  char* buffer = nullptr;
+  napi_ref bufferRef = nullptr;  // the JS buffer of the read area, held while it is read into
+  char* readAt = nullptr;        // the read area: where the next read puts its bytes
+  size_t readSize = 0;           // and how many it may put there
   int64_t open = 0;
 };
 
@@ -61,7 +88,6 @@ struct Sock {
   Addon* addon;
   napi_env env;
   napi_ref self;  // weak (0) while idle, strong (1) while polling
-  uv_poll_t* poll;
   int fd;
   int family;
   int type;
@@ -105,15 +131,55 @@ napi_value Undefined(napi_env env) {
 
 // ---- poll lifetime ---------------------------------------------------------------------------
 
-void OnPollClosed(uv_handle_t* handle) { free(handle); }
+void OnWatcherClosed(uv_handle_t* handle) { free(handle); }
+
+void OnEpoll(uv_poll_t* handle, int status, int events);
+
+// The addon's epoll instance and its watcher on Node's loop, made on first use. 0 or -errno.
+int EnsureEpoll(Addon* addon) {
+  if (addon->watcher != nullptr) return 0;
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(addon->env, &loop) != napi_ok) return -EINVAL;
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return -errno;
+  uv_poll_t* w = static_cast<uv_poll_t*>(malloc(sizeof(uv_poll_t)));
+  if (w == nullptr) {
+    close(epfd);
+    return -ENOMEM;
+  }
+  int r = uv_poll_init(loop, w, epfd);
+  if (r == 0) r = uv_poll_start(w, UV_READABLE, OnEpoll);
+  if (r != 0) {
+    free(w);
+    close(epfd);
+    return r;
+  }
+  w->data = addon;
+  uv_unref(reinterpret_cast<uv_handle_t*>(w));
+  addon->epfd = epfd;
+  addon->watcher = w;
+  return 0;
+}
+
+// One more (+1) or one fewer (-1) socket registered: Node's loop stays alive while any is.
+void CountPolled(Addon* addon, int delta) {
+  int64_t before = addon->polled;
+  addon->polled += delta;
+  if (addon->watcher == nullptr) return;
+  if (before == 0 && addon->polled > 0) uv_ref(reinterpret_cast<uv_handle_t*>(addon->watcher));
+  if (before > 0 && addon->polled == 0) uv_unref(reinterpret_cast<uv_handle_t*>(addon->watcher));
+}
+
+// Take `s` out of the epoll instance (before its descriptor is closed or handed away).
+void Unregister(Sock* s) {
+  if (s->interest == 0) return;
+  if (s->fd >= 0) epoll_ctl(s->addon->epfd, EPOLL_CTL_DEL, s->fd, nullptr);
+  s->interest = 0;
+  CountPolled(s->addon, -1);
+}
 
 void CloseSock(Sock* s) {
-  if (s->poll != nullptr) {
-    s->poll->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(s->poll), OnPollClosed);
-    s->poll = nullptr;
-  }
-  s->interest = 0;
+  Unregister(s);
   if (s->fd >= 0) {
     close(s->fd);
     s->fd = -1;
@@ -136,34 +202,24 @@ void SetStrong(Sock* s, bool strong) {
   s->strong = strong;
 }
 
-void OnPoll(uv_poll_t* handle, int status, int events);
-
 // Poll exactly `mask` (a subset of UV_READABLE | UV_WRITABLE). Returns 0 or a negative errno.
 int SetInterest(Sock* s, int mask) {
   if (s->fd < 0) return mask == 0 ? 0 : -EBADF;
   if (s->eof) mask &= ~UV_READABLE;
   if (mask == s->interest) return 0;
   if (mask == 0) {
-    if (s->poll != nullptr) uv_poll_stop(s->poll);
-    s->interest = 0;
+    Unregister(s);
     SetStrong(s, false);
     return 0;
   }
-  if (s->poll == nullptr) {
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(s->env, &loop) != napi_ok) return -EINVAL;
-    uv_poll_t* p = static_cast<uv_poll_t*>(malloc(sizeof(uv_poll_t)));
-    if (p == nullptr) return -ENOMEM;
-    int r = uv_poll_init_socket(loop, p, s->fd);
-    if (r != 0) {
-      free(p);
-      return r;
-    }
-    p->data = s;
-    s->poll = p;
-  }
-  int r = uv_poll_start(s->poll, mask, OnPoll);
+  int r = EnsureEpoll(s->addon);
   if (r != 0) return r;
+  epoll_event ev;
+  ev.events = ((mask & UV_READABLE) ? EPOLLIN : 0u) | ((mask & UV_WRITABLE) ? EPOLLOUT : 0u);
+  ev.data.ptr = s;
+  bool adding = s->interest == 0;
+  if (epoll_ctl(s->addon->epfd, adding ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s->fd, &ev) != 0) return -errno;
+  if (adding) CountPolled(s->addon, 1);
   s->interest = mask;
   SetStrong(s, true);
   return 0;
@@ -190,7 +246,8 @@ void Emit(Sock* s, napi_value self, int kind, size_t argc, napi_value* extra) {
   argv[0] = Int(env, kind);
   for (size_t i = 0; i < argc && i < 3; i++) argv[i + 1] = extra[i];
   napi_value result;
-  napi_status st = napi_make_callback(env, s->addon->async, self, fn, argc + 1, argv, &result);
+  // Always inside the callback scope of OnEpoll's batch.
+  napi_status st = napi_call_function(env, self, fn, argc + 1, argv, &result);
   if (st != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -243,15 +300,17 @@ napi_value AddressValue(napi_env env, const sockaddr_storage* ss, socklen_t len)
 // Read what waits, up to kReadsPerEvent buffers (all of it when `draining`). Returns 1 after
 // reporting EOF, 2 after reporting an error, 0 otherwise.
 int ReadStream(Sock* s, napi_value self, bool draining) {
-  char* buf = s->addon->buffer;
+  Addon* addon = s->addon;
+  if (addon->readAt == nullptr) return 0;
   for (int i = 0; draining || i < kReadsPerEvent; i++) {
     if (s->fd < 0 || (!draining && !(s->interest & UV_READABLE))) return 0;
-    ssize_t n = recv(s->fd, buf, kReadBufferSize, 0);
+    // Take the read area anew each time: JS may have moved it past the last read.
+    size_t size = addon->readSize < kMaxStreamRead ? addon->readSize : kMaxStreamRead;
+    ssize_t n = recv(s->fd, addon->readAt, size, 0);
     if (n > 0) {
-      napi_value chunk;
-      if (napi_create_buffer_copy(s->env, static_cast<size_t>(n), buf, nullptr, &chunk) != napi_ok) return 2;
-      Emit(s, self, EV_DATA, 1, &chunk);
-      if (!draining && static_cast<size_t>(n) < kReadBufferSize) return 0;
+      napi_value count = Int(s->env, n);
+      Emit(s, self, EV_DATA, 1, &count);
+      if (!draining && static_cast<size_t>(n) < size) return 0;
       continue;
     }
     if (n == 0) {
@@ -269,12 +328,11 @@ int ReadStream(Sock* s, napi_value self, bool draining) {
   return 0;
 }
 
-// libuv reports POLLERR as UV_EBADF and stops the poll. Deliver what is still readable (data
-// that came before a reset), then the socket's own error (SO_ERROR: ECONNREFUSED, ECONNRESET…).
+// EPOLLERR: stop polling the socket. Deliver what is still readable (data that came before a
+// reset), then the socket's own error (SO_ERROR: ECONNREFUSED, ECONNRESET…; EBADF without one).
 void OnPollError(Sock* s, napi_value self, int status) {
   int prev = s->interest;
-  if (s->poll != nullptr) uv_poll_stop(s->poll);
-  s->interest = 0;
+  Unregister(s);
   int done = 0;
   if (s->type == SOCK_STREAM && !s->listening && (prev & UV_READABLE) && !s->eof) done = ReadStream(s, self, true);
   if (done == 0 && s->fd >= 0) {
@@ -289,12 +347,13 @@ void OnPollError(Sock* s, napi_value self, int status) {
 }
 
 void ReadDatagrams(Sock* s, napi_value self) {
-  char* buf = s->addon->buffer;
+  if (s->addon->readAt == nullptr) return;
   for (int i = 0; i < kDatagramsPerEvent; i++) {
     if (s->fd < 0 || !(s->interest & UV_READABLE)) return;
+    char* buf = s->addon->readAt;
     sockaddr_storage from;
     socklen_t fromlen = sizeof(from);
-    ssize_t n = recvfrom(s->fd, buf, kReadBufferSize, 0, reinterpret_cast<sockaddr*>(&from), &fromlen);
+    ssize_t n = recvfrom(s->fd, buf, s->addon->readSize, 0, reinterpret_cast<sockaddr*>(&from), &fromlen);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -311,32 +370,58 @@ void ReadDatagrams(Sock* s, napi_value self) {
   }
 }
 
-void OnPoll(uv_poll_t* handle, int status, int events) {
-  Sock* s = static_cast<Sock*>(handle->data);
-  if (s == nullptr || s->fd < 0) return;
-  napi_env env = s->env;
+// Node's loop saw the epoll instance readable: serve the sockets it has ready.
+void OnEpoll(uv_poll_t* handle, int status, int events) {
+  (void)events;
+  Addon* addon = static_cast<Addon*>(handle->data);
+  if (addon == nullptr || status < 0 || addon->epfd < 0) return;
+  epoll_event ready[kEventsPerWake];
+  int n;
+  do {
+    n = epoll_wait(addon->epfd, ready, kEventsPerWake, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return;
+  napi_env env = addon->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  // A local handle keeps the object (and so `s`) alive through every call below, even when
-  // JS drops the last reference to it and stops polling from inside a callback.
-  napi_value self = nullptr;
-  napi_get_reference_value(env, s->self, &self);
-  if (self != nullptr) {
-    if (status < 0) {
-      OnPollError(s, self, status);
-    } else {
-      if (events & UV_READABLE) {
-        if (s->type == SOCK_DGRAM)
-          ReadDatagrams(s, self);
-        else if (s->listening)
-          Emit(s, self, EV_ACCEPT, 0, nullptr);
-        else
-          ReadStream(s, self, false);
-      }
-      if ((events & UV_WRITABLE) && s->fd >= 0 && (s->interest & UV_WRITABLE))
-        Emit(s, self, EV_WRITABLE, 0, nullptr);
-    }
+  // Every socket of the batch is registered, so strongly held, now; a local handle to each keeps
+  // it (and its Sock) alive through the batch even when JS closes and drops it midway.
+  napi_value selves[kEventsPerWake];
+  for (int i = 0; i < n; i++) {
+    selves[i] = nullptr;
+    Sock* s = static_cast<Sock*>(ready[i].data.ptr);
+    napi_get_reference_value(env, s->self, &selves[i]);
   }
+  napi_value resource = nullptr;
+  napi_callback_scope cb = nullptr;
+  if (napi_get_reference_value(env, addon->resource, &resource) != napi_ok || resource == nullptr ||
+      napi_open_callback_scope(env, resource, addon->async, &cb) != napi_ok) {
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    Sock* s = static_cast<Sock*>(ready[i].data.ptr);
+    napi_value self = selves[i];
+    // Closed, or its interest changed, by JS earlier in this batch: look at it next time.
+    if (self == nullptr || s->fd < 0 || s->interest == 0) continue;
+    uint32_t ev = ready[i].events;
+    if (ev & EPOLLERR) {
+      OnPollError(s, self, UV_EBADF);
+      continue;
+    }
+    // A hang-up alone still means "go and look": the read or write will tell what happened.
+    if (ev & EPOLLHUP) ev |= EPOLLIN | EPOLLOUT;
+    if ((ev & EPOLLIN) && (s->interest & UV_READABLE)) {
+      if (s->type == SOCK_DGRAM)
+        ReadDatagrams(s, self);
+      else if (s->listening)
+        Emit(s, self, EV_ACCEPT, 0, nullptr);
+      else
+        ReadStream(s, self, false);
+    }
+    if ((ev & EPOLLOUT) && s->fd >= 0 && (s->interest & UV_WRITABLE)) Emit(s, self, EV_WRITABLE, 0, nullptr);
+  }
+  napi_close_callback_scope(env, cb);
   napi_close_handle_scope(env, scope);
 }
 
@@ -567,12 +652,10 @@ napi_value MWrite(napi_env env, napi_callback_info info) {
   int32_t offset = 0;
   if (argc >= 2 && !GetInt(env, argv[1], &offset)) return nullptr;
   if (offset < 0 || static_cast<size_t>(offset) > length) offset = static_cast<int32_t>(length);
-  iovec iov = {static_cast<char*>(data) + offset, length - offset};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  ssize_t n = SendAll(s->fd, &msg);
+  ssize_t n;
+  do {
+    n = send(s->fd, static_cast<char*>(data) + offset, length - offset, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
   if (n < 0) return Int(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
   return Int(env, n);
 }
@@ -682,11 +765,6 @@ napi_value MDetach(napi_env env, napi_callback_info info) {
   if (s == nullptr) return nullptr;
   if (s->fd < 0) return Int(env, -EBADF);
   SetInterest(s, 0);
-  if (s->poll != nullptr) {
-    s->poll->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(s->poll), OnPollClosed);
-    s->poll = nullptr;
-  }
   int fd = s->fd;
   s->fd = -1;
   s->addon->open--;
@@ -763,18 +841,63 @@ napi_value MFd(napi_env env, napi_callback_info info) {
 
 // ---- module ----------------------------------------------------------------------------------
 
+// Make the bytes of `value` (a Buffer) from `offset` on the read area; at least kMinReadSize
+// of them. Returns false with an exception pending when they are not.
+bool UseReadArea(napi_env env, Addon* addon, napi_value value, napi_value offsetValue) {
+  bool isBuffer = false;
+  void* data = nullptr;
+  size_t length = 0;
+  int64_t offset = 0;
+  if (offsetValue != nullptr && napi_get_value_int64(env, offsetValue, &offset) != napi_ok) offset = -1;
+  if (napi_is_buffer(env, value, &isBuffer) != napi_ok || !isBuffer ||
+      napi_get_buffer_info(env, value, &data, &length) != napi_ok || offset < 0 ||
+      static_cast<uint64_t>(offset) > length || length - static_cast<size_t>(offset) < kMinReadSize) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a Buffer with 64 KiB free from the offset on");
+    return false;
+  }
+  napi_value current = nullptr;
+  bool same = false;
+  if (addon->bufferRef != nullptr && napi_get_reference_value(env, addon->bufferRef, &current) == napi_ok &&
+      current != nullptr)
+    napi_strict_equals(env, current, value, &same);
+  if (!same) {
+    napi_ref ref = nullptr;
+    if (napi_create_reference(env, value, 1, &ref) != napi_ok) {
+      ThrowStatus(env, napi_generic_failure);
+      return false;
+    }
+    if (addon->bufferRef != nullptr) napi_delete_reference(env, addon->bufferRef);
+    addon->bufferRef = ref;
+  }
+  addon->readAt = static_cast<char*>(data) + offset;
+  addon->readSize = length - static_cast<size_t>(offset);
+  return true;
+}
+
+// init(dispatch, readBuffer)
 napi_value Init(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   Addon* addon = nullptr;
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, reinterpret_cast<void**>(&addon)));
   napi_valuetype t = napi_undefined;
-  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a dispatch function");
+  if (argc < 2 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a dispatch function and a read buffer");
     return nullptr;
   }
+  if (!UseReadArea(env, addon, argv[1], nullptr)) return nullptr;
   if (addon->dispatch != nullptr) napi_delete_reference(env, addon->dispatch);
   CHECK(napi_create_reference(env, argv[0], 1, &addon->dispatch));
+  return Undefined(env);
+}
+
+// setReadBuffer(buffer, offset): reads go into `buffer` from `offset` on from now on.
+napi_value SetReadBuffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Addon* addon = nullptr;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, reinterpret_cast<void**>(&addon)));
+  if (argc < 1 || !UseReadArea(env, addon, argv[0], argc >= 2 ? argv[1] : nullptr)) return nullptr;
   return Undefined(env);
 }
 
@@ -791,7 +914,13 @@ void FinalizeAddon(napi_env env, void* data, void* hint) {
   if (addon->dispatch != nullptr) napi_delete_reference(env, addon->dispatch);
   if (addon->ctor != nullptr) napi_delete_reference(env, addon->ctor);
   if (addon->async != nullptr) napi_async_destroy(env, addon->async);
-  free(addon->buffer);
+  if (addon->bufferRef != nullptr) napi_delete_reference(env, addon->bufferRef);
+  if (addon->resource != nullptr) napi_delete_reference(env, addon->resource);
+  if (addon->watcher != nullptr) {
+    addon->watcher->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(addon->watcher), OnWatcherClosed);
+  }
+  if (addon->epfd >= 0) close(addon->epfd);
   delete addon;
 }
 
@@ -801,14 +930,8 @@ void SetInt(napi_env env, napi_value obj, const char* name, int v) {
 
 napi_value ModuleInit(napi_env env, napi_value exports) {
   Addon* addon = new Addon();
-  addon->buffer = static_cast<char*>(malloc(kReadBufferSize));
-  if (addon->buffer == nullptr) {
-    delete addon;
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return nullptr;
-  }
+  addon->env = env;
   if (napi_set_instance_data(env, addon, FinalizeAddon, nullptr) != napi_ok) {
-    free(addon->buffer);
     delete addon;
     return ThrowStatus(env, napi_generic_failure);
   }
@@ -816,6 +939,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
   CHECK(napi_create_object(env, &resource));
   CHECK(napi_create_string_utf8(env, "ASYNCORE_NATIVE_SOCKET", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_async_init(env, resource, name, &addon->async));
+  CHECK(napi_create_reference(env, resource, 1, &addon->resource));
 
   napi_property_descriptor methods[] = {
       {"bind", nullptr, MBind, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -843,6 +967,8 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
   napi_value fn;
   CHECK(napi_create_function(env, "init", NAPI_AUTO_LENGTH, Init, addon, &fn));
   CHECK(napi_set_named_property(env, exports, "init", fn));
+  CHECK(napi_create_function(env, "setReadBuffer", NAPI_AUTO_LENGTH, SetReadBuffer, addon, &fn));
+  CHECK(napi_set_named_property(env, exports, "setReadBuffer", fn));
   CHECK(napi_create_function(env, "open", NAPI_AUTO_LENGTH, Open, addon, &fn));
   CHECK(napi_set_named_property(env, exports, "open", fn));
   CHECK(napi_create_function(env, "openCount", NAPI_AUTO_LENGTH, OpenCount, addon, &fn));
@@ -856,6 +982,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
   SetInt(env, exports, "SOCK_DGRAM", SOCK_DGRAM);
   SetInt(env, exports, "READABLE", UV_READABLE);
   SetInt(env, exports, "WRITABLE", UV_WRITABLE);
+  SetInt(env, exports, "MIN_READ_SIZE", static_cast<int>(kMinReadSize));
   SetInt(env, exports, "EV_DATA", EV_DATA);
   SetInt(env, exports, "EV_EOF", EV_EOF);
   SetInt(env, exports, "EV_ERROR", EV_ERROR);

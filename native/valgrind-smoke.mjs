@@ -18,9 +18,21 @@ setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc");
 const require = createRequire(import.meta.url);
 const a = require(process.env.ASYNCORE_NATIVE_ADDON ?? "../build/Release/asyncore_native.node");
+// Reads land in a read area of ours; every few reads it moves, to a new buffer or further on.
+let area = Buffer.alloc(a.MIN_READ_SIZE * 2);
+let areaAt = 0;
+let reads = 0;
 a.init(function dispatch(kind, x, y, z) {
+  if (kind === a.EV_DATA) {
+    x = Buffer.from(area.subarray(areaAt, areaAt + x));
+    if (++reads % 7 === 0) {
+      if (areaAt === 0) areaAt = 8;
+      else [area, areaAt] = [Buffer.alloc(a.MIN_READ_SIZE + 16), 16];
+      a.setReadBuffer(area, areaAt);
+    }
+  }
   this.owner?.(kind, x, y, z);
-});
+}, area);
 const tick = () => new Promise((r) => setTimeout(r, 5));
 async function until(check, what) {
   for (let i = 0; i < 2000; i++) {

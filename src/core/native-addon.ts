@@ -47,7 +47,15 @@ export interface NativeHandle {
 
 /** The addon's exports. */
 export interface NativeAddon {
-  init(dispatch: (this: NativeHandle, kind: number, a: unknown, b: unknown, c: unknown) => void): void;
+  init(
+    dispatch: (this: NativeHandle, kind: number, a: unknown, b: unknown, c: unknown) => void,
+    readBuffer: Buffer,
+  ): void;
+  /**
+   * Reads go into `buffer` from `offset` (default 0) on from now on; at least `MIN_READ_SIZE`
+   * bytes must be free there.
+   */
+  setReadBuffer(buffer: Buffer, offset?: number): void;
   open(domain: number, type: number): NativeHandle | number;
   /** Descriptors the addon holds open now (for leak checks). */
   openCount(): number;
@@ -56,6 +64,8 @@ export interface NativeAddon {
   readonly AF_UNIX: number;
   readonly SOCK_STREAM: number;
   readonly SOCK_DGRAM: number;
+  /** The least room a read area must have (any datagram fits). */
+  readonly MIN_READ_SIZE: number;
   readonly READABLE: number;
   readonly WRITABLE: number;
   readonly EV_DATA: number;
@@ -102,7 +112,10 @@ export function loadAddon(): NativeAddon | undefined {
   }
   try {
     const addon = createRequire(import.meta.url)(file) as NativeAddon;
-    addon.init(dispatch);
+    minRead = addon.MIN_READ_SIZE;
+    readBuffer = Buffer.allocUnsafeSlow(Math.max(READ_SLAB_SIZE, minRead));
+    EV_DATA = addon.EV_DATA;
+    addon.init(dispatch, readBuffer);
     loaded = addon;
   } catch (err) {
     loadError = err instanceof Error ? err : new Error(String(err));
@@ -115,9 +128,50 @@ export function addonLoadError(): Error | undefined {
   return loadError;
 }
 
-/** Called by the addon with the handle as `this`: hand the event to its owner. */
+/**
+ * Where reads land: the addon reads into `readBuffer` from `readOffset` on, and `EV_DATA` says
+ * how many bytes it put there. A read of at most {@link COPY_LIMIT} bytes is copied out into a
+ * Buffer of its own (from Node's pool when small) and the area stays put. A longer one is handed
+ * out as a view of the slab, without a copy, and the area moves past it; when less than the
+ * addon's minimum is left, a new slab starts. A slab is freed once every view of it is, so a
+ * view kept alive holds at most `READ_SLAB_SIZE / COPY_LIMIT` (4) times its own size.
+ */
+const READ_SLAB_SIZE = 128 * 1024;
+const COPY_LIMIT = 32 * 1024;
+
+let readBuffer: Buffer;
+let readOffset = 0;
+let minRead = 64 * 1024;
+let EV_DATA = 0;
+
+/**
+ * Called by the addon with the handle as `this`: hand the event to its owner. Stream data is
+ * made the owner's own Buffer here, before anything else runs, as the next read reuses the
+ * read area.
+ */
 function dispatch(this: NativeHandle, kind: number, a: unknown, b: unknown, c: unknown): void {
-  this.owner?.onNativeEvent(kind, a, b, c);
+  const owner = this.owner;
+  if (owner === undefined) return;
+  owner.onNativeEvent(kind, kind === EV_DATA ? takeRead(a as number) : a, b, c);
+}
+
+/** The `n` bytes just read, as a Buffer that stays valid after the next read. */
+function takeRead(n: number): Buffer {
+  const start = readOffset;
+  if (n <= COPY_LIMIT) {
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(readBuffer.subarray(start, start + n));
+    return chunk;
+  }
+  const chunk = readBuffer.subarray(start, start + n);
+  // The next area starts 8-byte aligned past this read, or on a new slab.
+  readOffset = (start + n + 7) & ~7;
+  if (readBuffer.length - readOffset < minRead) {
+    readBuffer = Buffer.allocUnsafeSlow(Math.max(READ_SLAB_SIZE, minRead));
+    readOffset = 0;
+  }
+  loaded!.setReadBuffer(readBuffer, readOffset);
+  return chunk;
 }
 
 /** Positive errno → its name (`ECONNRESET`), as Node names it. */

@@ -78,6 +78,14 @@ describe("native addon: safety", { skip: skipUnlessBuilt }, () => {
     other.close();
   });
 
+  test("a read area that is not a Buffer or has less than MIN_READ_SIZE free is refused", () => {
+    const refused = { name: "TypeError", code: "ERR_INVALID_ARG_TYPE" };
+    assert.throws(() => a.setReadBuffer("text" as unknown as Buffer), refused);
+    assert.throws(() => a.setReadBuffer(Buffer.alloc(a.MIN_READ_SIZE - 1)), refused);
+    assert.throws(() => a.setReadBuffer(Buffer.alloc(a.MIN_READ_SIZE), 1), refused);
+    assert.throws(() => a.setReadBuffer(Buffer.alloc(a.MIN_READ_SIZE), -1), refused);
+  });
+
   test("unreachable idle handles are collected and their descriptors closed", async () => {
     const before = a.openCount();
     const fds = openSockets();

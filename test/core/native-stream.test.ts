@@ -132,6 +132,36 @@ describe("native backend: streams", { skip: skipUnlessBuilt }, () => {
         srv.listener.close();
       });
 
+      test("chunks stay intact however long they are kept: small reads copied, large ones lent", async () => {
+        const srv = await listenLogged(backend, fam.addr());
+        const { conn, log } = await connectLogged(backend, srv.listener.address);
+        await until(() => srv.accepted.length === 1, "accept");
+        const server = srv.accepted[0]!;
+        // Sizes on both sides of the copy limit (32 KiB) and of a read area (64–128 KiB), each
+        // sent alone so that it arrives as reads of its own.
+        const sizes = [1, 100, 4096, 32 * 1024, 32 * 1024 + 1, 65_536, 128 * 1024 + 5, 300_000, 7];
+        const parts = sizes.map((n, k) => {
+          const b = Buffer.alloc(n);
+          for (let i = 0; i < n; i++) b[i] = (i * 31 + k * 17 + (i >> 9)) & 0xff;
+          return b;
+        });
+        let sent = 0;
+        for (const part of parts) {
+          conn.write(part);
+          sent += part.length;
+          await until(() => server.log.received === sent, `${sent} bytes at the server`, 10_000);
+        }
+        assert.ok(
+          server.log.chunks.some((c) => c.length > 32 * 1024),
+          "at least one read was large enough to be lent",
+        );
+        assert.ok(server.log.bytes().equals(Buffer.concat(parts)), "a kept chunk changed after later reads");
+        conn.close();
+        server.conn.close();
+        await until(() => log.closed && server.log.closed, "both closes");
+        srv.listener.close();
+      });
+
       test("close() flushes what is buffered; abort() drops it", async () => {
         const SIZE = 16 * 1024 * 1024;
         const srv = await listenLogged(backend, fam.addr());

@@ -29,7 +29,9 @@ const RESET_ENDS: Record<Api, readonly string[]> = {
   dispatcher: ["eof"],
   asynchat: ["eof"],
   protocols: ["ECONNRESET", "EPIPE"],
-  streams: ["ECONNRESET", "EPIPE"],
+  // A read may still return bytes that arrived before the reset; echoing them then throws
+  // ERR_SOCKET_CLOSED, as write() does once the connection is lost.
+  streams: ["ECONNRESET", "EPIPE", "ERR_SOCKET_CLOSED"],
 };
 
 /** How each API reports a clean end. */
