@@ -38,6 +38,7 @@ const NONE: never[] = [];
 const EOF = 1;
 const GONE = 2;
 const OWN_PREDICATES = 4;
+const CANDIDATE = 8;
 
 /** Received chunks from `head` on; the first is consumed up to `offset`. Made at the first data. */
 interface Input {
@@ -79,7 +80,7 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   /** Received bytes not yet taken by `recv()`. */
   input: Input | undefined = undefined;
   queued = 0;
-  /** `EOF`, `GONE`, `OWN_PREDICATES`. */
+  /** `EOF`, `GONE`, `OWN_PREDICATES`, `CANDIDATE`. */
   bits = 0;
   /** A connect, bind or listen failure waiting to be raised inside the loop. */
   failure: Error | null = null;
@@ -114,6 +115,13 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   }
   set ownPredicates(on: boolean) {
     this.bits = on ? this.bits | OWN_PREDICATES : this.bits & ~OWN_PREDICATES;
+  }
+  /** The dispatcher is in its scheduler's list of candidates (see `_scheduler.ts`). */
+  get candidate(): boolean {
+    return (this.bits & CANDIDATE) !== 0;
+  }
+  set candidate(on: boolean) {
+    this.bits = on ? this.bits | CANDIDATE : this.bits & ~CANDIDATE;
   }
 
   /** The backlog, made on first need. */
@@ -237,7 +245,10 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
       input.head++;
       input.offset = 0;
       if (input.head === input.chunks.length) {
-        input.chunks.length = 0;
+        // Every slot is empty. pop() is much cheaper than `length = 0` (a runtime call) and
+        // costs one step per chunk queued.
+        const chunks = input.chunks;
+        while (chunks.length > 0) chunks.pop();
         input.head = 0;
       } else if (input.head > 64 && input.head * 2 > input.chunks.length) {
         input.chunks = input.chunks.slice(input.head);

@@ -6,7 +6,12 @@
  * - `candidates`: dispatchers that may be ready. A socket event (data, EOF, a connection, the
  *   write buffer draining, a connect finishing or failing) adds its dispatcher; so do `send`,
  *   `close`, `push`; a dispatcher whose handlers made progress stays for the next iteration
- *   (readiness is level-triggered). A candidate found not ready is dropped.
+ *   (readiness is level-triggered). A candidate found not ready is dropped. A busy server adds
+ *   and drops a dispatcher on every event, so this is a list plus a bit in each channel
+ *   (`candidate`) rather than a `Set`, which reallocates its table whenever it empties: a
+ *   dispatcher with its bit set has an entry (a second one is harmless: a collection looks at a
+ *   dispatcher once), and one dropped otherwise than by a collection (no progress, left the
+ *   map) keeps a stale entry, bit clear, until the next collection passes over it.
  * - `watched`: dispatchers whose readiness can change without any of that happening — those
  *   with their own `readable()`/`writable()` (a handler may change another dispatcher's
  *   buffer), and those whose last handlers made no progress (a default `handleWrite` that sends
@@ -15,6 +20,9 @@
  *
  * @module
  */
+// Imported: the global `performance` is a getter, paid on every access, and an iteration that
+// finds nothing reads the clock.
+import { performance } from "node:perf_hooks";
 import { ExitNow } from "../errors.js";
 import type { Channel } from "./_channel.js";
 import { kChannel } from "./_symbols.js";
@@ -61,7 +69,10 @@ interface Run {
 
 export class Scheduler {
   readonly map: SocketMap;
-  readonly candidates = new Set<Dispatcher>();
+  /** The candidates, see the module comment: entries whose channel's `candidate` bit is clear are stale. */
+  candidates: Dispatcher[] = [];
+  /** The list a collection goes through (the candidates until then); empty between collections. */
+  #collecting: Dispatcher[] = [];
   readonly watched = new Set<Dispatcher>();
   /** Work counters, so tests can pin the cost of an iteration by counting rather than timing. */
   inspected = 0;
@@ -88,7 +99,7 @@ export class Scheduler {
 
   /** `d` may have become ready: look at it in the next iteration (and wake a waiting loop). */
   mark(d: Dispatcher): void {
-    this.candidates.add(d);
+    this.#list(d);
     if (this.#waiting) this.#queueStep();
   }
 
@@ -97,11 +108,19 @@ export class Scheduler {
    * handler, so a waiting loop runs its iteration right here instead of in a microtask.
    */
   markFromEvent(d: Dispatcher): void {
-    this.candidates.add(d);
+    this.#list(d);
     if (this.#waiting && !this.#stepQueued && !this.#stepping) {
       this.#waiting = false;
       this.#step();
     }
+  }
+
+  /** Make `d` a candidate unless it is one. */
+  #list(d: Dispatcher): void {
+    const chan: Channel = d[kChannel];
+    if (chan.candidate) return;
+    chan.candidate = true;
+    this.candidates.push(d);
   }
 
   /** Start (or stop) sweeping `d` because its readiness predicates are its own. */
@@ -112,10 +131,16 @@ export class Scheduler {
 
   /** Forget `d` (it left the map). */
   forget(d: Dispatcher): void {
-    this.candidates.delete(d);
+    // Its bit, unless it belongs to another map's scheduler by now; its entry goes stale.
+    const chan: Channel = d[kChannel];
+    if (chan.scheduler === this) chan.candidate = false;
     this.watched.delete(d);
-    // A loop waiting on an empty map ends now rather than at its timeout.
-    if (this.map.size === 0 && this.#waiting) this.#queueStep();
+    if (this.map.size === 0) {
+      // Nothing will collect soon: drop the stale entries, and what they hold, now.
+      this.#dropStale();
+      // A loop waiting on an empty map ends now rather than at its timeout.
+      if (this.#waiting) this.#queueStep();
+    }
   }
 
   /**
@@ -159,6 +184,20 @@ export class Scheduler {
           continue;
         }
         this.#streak = 0;
+        if (
+          run.left === Number.POSITIVE_INFINITY &&
+          run.timeout > 0 &&
+          Number.isNaN(run.deadline) &&
+          this.#timerDue > 0 &&
+          this.watched.size === 0
+        ) {
+          // An endless run counts no iterations, so no one needs its deadline: while the timer
+          // of an earlier wait is pending (it keeps the process alive and wakes the loop), wait
+          // on it without reading the clock, which a busy server would do on every event.
+          this.#waiting = true;
+          this.#timer!.ref();
+          return;
+        }
         const now = performance.now();
         if (Number.isNaN(run.deadline)) {
           run.deadline = now + run.timeout;
@@ -237,48 +276,80 @@ export class Scheduler {
   /**
    * Phases 1–2: sweep if due, then keep the candidates that are ready. Returns how many. The
    * sweep looks at watched dispatchers where they are and makes only the ready ones candidates;
-   * a stamp keeps a dispatcher from being looked at twice in one collection.
+   * a stamp keeps a dispatcher from being looked at twice in one collection. The candidates so
+   * far are gone through from a list of their own, and those still candidates afterwards (the
+   * ready ones, and any marked meanwhile) go to a new list, the one emptied last time.
    */
   #collect(): number {
     const ready = this.#ready;
     const flags = this.#flags;
     let n = 0;
     const stamp = ++this.collections;
-    if (this.watched.size > 0) {
-      const now = performance.now();
-      if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
-        this.#lastSweep = now;
-        this.sweeps++;
-        for (const d of this.watched) {
-          d[kChannel].seen = stamp;
-          this.inspected++;
-          const f = this.#readiness(d);
-          if (f === 0) {
-            this.candidates.delete(d);
-            continue;
+    const pending = this.candidates;
+    const next = this.#collecting;
+    this.candidates = next;
+    this.#collecting = pending;
+    let i = 0;
+    try {
+      if (this.watched.size > 0) {
+        const now = performance.now();
+        if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
+          this.#lastSweep = now;
+          this.sweeps++;
+          for (const d of this.watched) {
+            const chan: Channel = d[kChannel];
+            chan.seen = stamp;
+            this.inspected++;
+            const f = this.#readiness(d);
+            if (f === 0) {
+              chan.candidate = false;
+              continue;
+            }
+            chan.candidate = true;
+            next.push(d);
+            ready[n] = d;
+            flags[n] = f;
+            n++;
           }
-          this.candidates.add(d);
-          ready[n] = d;
-          flags[n] = f;
-          n++;
         }
       }
-    }
-    for (const d of this.candidates) {
-      const chan: Channel = d[kChannel];
-      if (chan.seen === stamp) continue;
-      chan.seen = stamp;
-      this.inspected++;
-      const f = this.#readiness(d);
-      if (f === 0) this.candidates.delete(d);
-      else {
+      for (; i < pending.length; i++) {
+        const d = pending[i]!;
+        const chan: Channel = d[kChannel];
+        // Stale (dropped, or now in another map), or looked at already in this collection.
+        if (!chan.candidate || chan.scheduler !== this || chan.seen === stamp) continue;
+        chan.seen = stamp;
+        this.inspected++;
+        const f = this.#readiness(d);
+        if (f === 0) {
+          chan.candidate = false;
+          continue;
+        }
+        next.push(d);
         ready[n] = d;
         flags[n] = f;
         n++;
       }
+    } finally {
+      // Only an ExitNow from an error handler gets here early: what was not looked at stays.
+      for (; i < pending.length; i++) next.push(pending[i]!);
+      // pop() rather than `length = 0`, a runtime call: one step per entry pushed.
+      while (pending.length > 0) pending.pop();
     }
     this.#readyCount = n;
     return n;
+  }
+
+  /** Drop the entries of dispatchers that are no longer candidates here. */
+  #dropStale(): void {
+    const list = this.candidates;
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      const chan: Channel = d[kChannel];
+      if (chan.candidate && chan.scheduler === this) list[kept++] = d;
+    }
+    while (list.length > kept) list.pop();
   }
 
   #readiness(d: Dispatcher): number {
@@ -322,9 +393,9 @@ export class Scheduler {
     }
     if (chan.progress === before) {
       // Nothing changed: do not spin on it; the next event or sweep looks again.
-      this.candidates.delete(d);
+      if (chan.scheduler === this) chan.candidate = false;
       if (this.map.get(key) === d) this.watched.add(d);
-    } else if (!chan.ownPredicates) {
+    } else if (!chan.ownPredicates && this.watched.size > 0) {
       this.watched.delete(d);
     }
   }
