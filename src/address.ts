@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { Buffer } from "node:buffer";
 import type { AddressInfo } from "node:net";
 import { invalidArgType } from "./errors.js";
 
@@ -35,7 +36,10 @@ export type Address = readonly [host: string, port: number] | string;
  */
 export type BytesLike = Uint8Array | string;
 
-/** Turn byte input into a Buffer without copying a Uint8Array. */
+/**
+ * Turn byte input into a Buffer without copying a Uint8Array. (`Buffer` is imported: the global
+ * one is a getter, paid on every access, and this runs on every send and receive.)
+ */
 export function toBuffer(data: BytesLike): Buffer {
   if (typeof data === "string") return Buffer.from(data, "utf8");
   if (Buffer.isBuffer(data)) return data;

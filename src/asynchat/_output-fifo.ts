@@ -5,6 +5,8 @@
  * @module
  * @internal
  */
+// Imported: the global `Buffer` is a getter, paid on every access, and this is on every push.
+import { Buffer } from "node:buffer";
 import type { Producer } from "./producer.js";
 
 /** One queued entry: bytes, a producer to pull from, or `null` (close once reached). */
@@ -53,7 +55,9 @@ export class OutputFifo {
     if (Buffer.isBuffer(entry)) this.#bytes -= entry.length;
     items[this.#head++] = null;
     if (this.#head === items.length) {
-      items.length = 0;
+      // Emptied: every slot is null. pop() is much cheaper than `length = 0` (a runtime call)
+      // and costs one step per entry pushed.
+      while (items.length > 0) items.pop();
       this.#head = 0;
     } else if (this.#head > COMPACT_AFTER && this.#head * 2 > items.length) {
       this.#items = items.slice(this.#head);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import type * as net from "node:net";
 import { type BytesLike, toBuffer } from "../address.js";
 import { kChannel, selfReportingPredicates } from "../asyncore/_symbols.js";
@@ -76,7 +77,10 @@ export class AsyncChat extends Dispatcher {
   /** The terminator is bytes: collectLimit applies. */
   #framed = false;
   #fifo = new OutputFifo();
-  /** Bytes at the front of the queue: the unsent rest of a pushed piece or of a producer's piece. */
+  /**
+   * Bytes at the front of the queue: the unsent rest of a pushed piece or of a producer's piece,
+   * or a whole piece pushed while the queue was empty.
+   */
   #front: Buffer = EMPTY;
 
   /**
@@ -211,7 +215,10 @@ export class AsyncChat extends Dispatcher {
     if (buf.length > size) {
       for (let i = 0; i < buf.length; i += size) this.#fifo.push(buf.subarray(i, i + size));
     } else if (buf.length > 0) {
-      this.#fifo.push(buf);
+      // Onto an empty queue, the piece goes straight to the front, where initiateSend() would
+      // move it anyway: the usual push of a reply skips the queue.
+      if (this.#front.length === 0 && this.#fifo.length === 0) this.#front = buf;
+      else this.#fifo.push(buf);
     }
     this.#changed();
     this.initiateSend();
