@@ -11,7 +11,7 @@
  *   --lines`, which both set `CHAT_ECHO_FRAME=lines` for the servers they start): the
  *   terminator is `"\n"`, the generator's messages are lines (`size - 1` bytes without `"\n"`,
  *   then `"\n"`), and each line is collected in `collectIncomingData` and pushed back with its
- *   `"\n"` in one `push()` from `foundTerminator` — asynchat's line-echo idiom;
+ *   `"\n"` from `foundTerminator` — asynchat's line-echo idiom;
  * - a byte count: the terminator is that count, each message is collected whole, pushed back
  *   in one `push()` and the count set again in `foundTerminator`. It must equal the
  *   generator's `--size`; the generator's one-byte echo probe (sent before every measured run
@@ -59,7 +59,11 @@ class FramedEcho extends AsyncChat {
   }
 }
 
-/** Echoes every line, its terminator included. */
+/**
+ * Echoes every line, its terminator included. The pieces of a line (one per read it spans) are
+ * pushed as they are, only the last one joined to its `"\n"`: the line goes back in as many
+ * sends as it came in reads, and only its last read is copied.
+ */
 class LineEcho extends AsyncChat {
   #parts: Buffer[] = [];
   constructor(sock: net.Socket) {
@@ -71,9 +75,14 @@ class LineEcho extends AsyncChat {
   }
   override foundTerminator(): void {
     const parts = this.#parts;
-    parts.push(NEWLINE);
-    this.push(Buffer.concat(parts));
-    parts.length = 0;
+    const last = parts.length - 1;
+    if (last < 0) {
+      this.push(NEWLINE);
+      return;
+    }
+    this.#parts = [];
+    for (let i = 0; i < last; i++) this.push(parts[i]!);
+    this.push(Buffer.concat([parts[last]!, NEWLINE]));
   }
 }
 
