@@ -7,7 +7,7 @@
       "cflags_cc": ["-Wall", "-Wextra", "-O2", "-fno-exceptions"],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [
-        ["OS not in 'linux freebsd openbsd mac'", { "type": "none" }]
+        ["OS != 'linux'", { "type": "none" }]
       ]
     }
   ]

@@ -48,7 +48,8 @@ function findNodeDir() {
 }
 
 if (process.env.ASYNCORE_SKIP_NATIVE === "1") warn("ASYNCORE_SKIP_NATIVE=1");
-if (process.platform === "win32") warn("Windows is not supported by the native backend");
+// The addon polls with epoll, which only Linux has.
+if (process.platform !== "linux") warn(`the native backend needs Linux (epoll), not ${process.platform}`);
 const nodeGyp = findNodeGyp();
 if (nodeGyp === undefined) warn("node-gyp not found");
 const nodeDir = findNodeDir();

@@ -1,7 +1,7 @@
 /**
  * The native readiness backend: TCP (IPv4/IPv6), Unix-domain and UDP sockets made and polled by
- * the addon (`native/socket.cc`) with libuv's `uv_poll` on Node's own loop, behind the same
- * {@link SocketBackend} interface as `node:net`.
+ * the addon (`native/socket.cc`) through an epoll instance of its own that libuv's `uv_poll`
+ * watches on Node's own loop, behind the same {@link SocketBackend} interface as `node:net`.
  *
  * What stays on Node: TLS. A `connect()`/`listen()` with `tls` options goes to the `node:net`
  * backend (its connections and listeners report `backend: "net"`), and `startTls()` moves a
