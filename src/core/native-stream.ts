@@ -23,7 +23,7 @@ import { type HandleOwner, type NativeAddon, type NativeHandle, systemError } fr
 import { literalTarget, type NativeTarget, resolveTargets, targetAddress } from "./native-resolve.js";
 import { NativeSocket, type NativeSocketOwner } from "./native-socket.js";
 import { NetStreamConnection } from "./net-stream.js";
-import { DEFAULT_HIGH_WATER, noStreamEvents, resolveWriteBufferLimits } from "./write-limits.js";
+import { DEFAULT_WRITE_LIMITS, noStreamEvents, sharedWriteBufferLimits } from "./write-limits.js";
 
 /** `writev` takes at most this many buffers per call (the addon's iovec limit). */
 const MAX_IOV = 1024;
@@ -48,10 +48,12 @@ const REPORTED = 1 << 7;
 const END_PENDING = 1 << 8;
 const SHUT = 1 << 9;
 const CLOSE_AFTER_FLUSH = 1 << 10;
+/** `startTls()` handed the descriptor over: every call goes to `#rare.delegate`. */
+const TLS = 1 << 11;
 
 /**
  * What few connections need, made on first need: the close cause, the local address once read,
- * a dialled Unix path, the dial targets and `startTls()`'s waiters.
+ * a dialled Unix path, the dial targets, `startTls()`'s waiters and the TLS connection after it.
  */
 interface Rare {
   error: Error | null;
@@ -60,6 +62,7 @@ interface Rare {
   targets: NativeTarget[];
   targetIndex: number;
   flushWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }>;
+  delegate: NetStreamConnection | undefined;
 }
 
 /**
@@ -72,8 +75,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   #events: StreamEvents = noStreamEvents;
   /** The flags above. */
   #state: number;
-  #high = DEFAULT_HIGH_WATER;
-  #low = DEFAULT_HIGH_WATER / 4;
+  /** `[low, high]` water marks, shared with other connections set alike. */
+  #limits = DEFAULT_WRITE_LIMITS;
   /** Bytes the kernel has not taken yet (`NO_QUEUE` while there are none). */
   #queue: Buffer[] = NO_QUEUE;
   /** Bytes of `#queue[0]` already sent. */
@@ -84,8 +87,6 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   #remote: Address | undefined;
   #socket: NativeSocket | undefined;
   #rare: Rare | undefined;
-  /** After `startTls()`: the `node:net` connection every call goes to. */
-  #delegate: NetStreamConnection | undefined;
 
   /** @internal Wrap an accepted (or dialling, `handle` null) socket. */
   constructor(addon: NativeAddon, handle: NativeHandle | null, peerPath?: string) {
@@ -129,31 +130,31 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   get connecting(): boolean {
-    return this.#delegate ? this.#delegate.connecting : (this.#state & CONNECTING) !== 0;
+    return this.#state & TLS ? this.#tls().connecting : (this.#state & CONNECTING) !== 0;
   }
   get closed(): boolean {
-    return this.#delegate ? this.#delegate.closed : (this.#state & CLOSED) !== 0;
+    return this.#state & TLS ? this.#tls().closed : (this.#state & CLOSED) !== 0;
   }
   get ended(): boolean {
-    return this.#delegate ? this.#delegate.ended : (this.#state & ENDED) !== 0;
+    return this.#state & TLS ? this.#tls().ended : (this.#state & ENDED) !== 0;
   }
   get writable(): boolean {
-    return this.#delegate ? this.#delegate.writable : (this.#state & (WRITABLE | CLOSED)) === WRITABLE;
+    return this.#state & TLS ? this.#tls().writable : (this.#state & (WRITABLE | CLOSED)) === WRITABLE;
   }
   get writeBufferSize(): number {
-    return this.#delegate ? this.#delegate.writeBufferSize : this.#queued;
+    return this.#state & TLS ? this.#tls().writeBufferSize : this.#queued;
   }
   get writePaused(): boolean {
-    return this.#delegate ? this.#delegate.writePaused : (this.#state & WRITE_PAUSED) !== 0;
+    return this.#state & TLS ? this.#tls().writePaused : (this.#state & WRITE_PAUSED) !== 0;
   }
   get reading(): boolean {
-    return this.#delegate ? this.#delegate.reading : (this.#state & READING) !== 0;
+    return this.#state & TLS ? this.#tls().reading : (this.#state & READING) !== 0;
   }
   get canEnd(): boolean {
-    return this.#delegate ? this.#delegate.canEnd : true;
+    return this.#state & TLS ? this.#tls().canEnd : true;
   }
   get localAddress(): Address | undefined {
-    if (this.#delegate) return this.#delegate.localAddress;
+    if (this.#state & TLS) return this.#tls().localAddress;
     const cached = this.#rare?.local;
     if (cached !== undefined) return cached;
     const a = this.#h?.sockname();
@@ -161,7 +162,7 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     return a;
   }
   get remoteAddress(): Address | undefined {
-    if (this.#delegate) return this.#delegate.remoteAddress;
+    if (this.#state & TLS) return this.#tls().remoteAddress;
     const peerPath = this.#rare?.peerPath;
     if (this.#remote === undefined && (this.#state & CONNECTING) === 0 && this.#h !== null) {
       const a = this.#h.peername();
@@ -172,27 +173,27 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
   /** The {@link NativeSocket} (after `startTls()`: the `tls.TLSSocket`). */
   get raw(): unknown {
-    if (this.#delegate) return this.#delegate.raw;
+    if (this.#state & TLS) return this.#tls().raw;
     this.#socket ??= new NativeSocket(this);
     return this.#socket;
   }
 
   start(events: StreamEvents): void {
     this.#events = events;
-    if (this.#delegate) {
-      this.#delegate.start(events);
+    if (this.#state & TLS) {
+      this.#tls().start(events);
       return;
     }
     if (this.#state & STARTED) return;
     this.#state |= STARTED;
     this.#update();
     // A socket that failed before its owner started it still reports its close.
-    if (this.#state & REPORTED) queueMicrotask(() => this.#events.onClose(this.#rare?.error ?? null));
+    if (this.#state & REPORTED) this.#reportCloseVia(queueMicrotask);
   }
 
   write(data: Buffer): void {
-    if (this.#delegate) {
-      this.#delegate.write(data);
+    if (this.#state & TLS) {
+      this.#tls().write(data);
       return;
     }
     if ((this.#state & (WRITABLE | CLOSED)) !== WRITABLE) throw socketClosed("the connection");
@@ -217,8 +218,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   writev(chunks: readonly Buffer[]): void {
-    if (this.#delegate) {
-      this.#delegate.writev(chunks);
+    if (this.#state & TLS) {
+      this.#tls().writev(chunks);
       return;
     }
     if (chunks.length === 1) {
@@ -238,8 +239,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   end(): void {
-    if (this.#delegate) {
-      this.#delegate.end();
+    if (this.#state & TLS) {
+      this.#tls().end();
       return;
     }
     if ((this.#state & (WRITABLE | CLOSED)) !== WRITABLE) return;
@@ -249,8 +250,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   close(): void {
-    if (this.#delegate) {
-      this.#delegate.close();
+    if (this.#state & TLS) {
+      this.#tls().close();
       return;
     }
     if (this.#state & CLOSED) return;
@@ -264,8 +265,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   abort(err?: Error): void {
-    if (this.#delegate) {
-      this.#delegate.abort(err);
+    if (this.#state & TLS) {
+      this.#tls().abort(err);
       return;
     }
     this.#state = (this.#state | CLOSED) & ~WRITABLE;
@@ -273,8 +274,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   pauseReading(): void {
-    if (this.#delegate) {
-      this.#delegate.pauseReading();
+    if (this.#state & TLS) {
+      this.#tls().pauseReading();
       return;
     }
     if ((this.#state & READING) === 0) return;
@@ -283,8 +284,8 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   resumeReading(): void {
-    if (this.#delegate) {
-      this.#delegate.resumeReading();
+    if (this.#state & TLS) {
+      this.#tls().resumeReading();
       return;
     }
     if (this.#state & READING) return;
@@ -293,22 +294,22 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   }
 
   setWriteBufferLimits(high?: number, low?: number): void {
-    if (this.#delegate) {
-      this.#delegate.setWriteBufferLimits(high, low);
+    if (this.#state & TLS) {
+      this.#tls().setWriteBufferLimits(high, low);
       return;
     }
-    [this.#low, this.#high] = resolveWriteBufferLimits(high, low);
+    this.#limits = sharedWriteBufferLimits(high, low);
     this.#checkPause();
     this.#checkResume();
   }
 
   getWriteBufferLimits(): [number, number] {
-    if (this.#delegate) return this.#delegate.getWriteBufferLimits();
-    return [this.#low, this.#high];
+    if (this.#state & TLS) return this.#tls().getWriteBufferLimits();
+    return [this.#limits[0], this.#limits[1]];
   }
 
   getExtraInfo(name: string, fallback?: unknown): unknown {
-    if (this.#delegate) return this.#delegate.getExtraInfo(name, fallback);
+    if (this.#state & TLS) return this.#tls().getExtraInfo(name, fallback);
     let value: unknown;
     if (name === "peername") value = this.remoteAddress;
     else if (name === "sockname") value = this.localAddress;
@@ -321,15 +322,14 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
    * and `node:tls` runs the handshake on it; this connection then forwards to that one.
    */
   async startTls(options: tls.ConnectionOptions | (tls.TlsOptions & { isServer?: boolean })): Promise<void> {
-    if (this.#delegate) return this.#delegate.startTls(options);
+    if (this.#state & TLS) return this.#tls().startTls(options);
     if (this.#state & CLOSED) throw socketClosed("the connection");
     if (this.#queued > 0 || this.#state & CONNECTING) {
       await new Promise<void>((resolve, reject) => this.#more().flushWaiters.push({ resolve, reject }));
     }
     const h = this.#h;
     // Another startTls() may have won the race while this one waited.
-    const raced = this.#delegate as NetStreamConnection | undefined;
-    if (raced) return raced.startTls(options);
+    if (this.#state & TLS) return this.#tls().startTls(options);
     if (this.#state & CLOSED || h === null) throw socketClosed("the connection");
     const local = this.localAddress;
     void this.remoteAddress;
@@ -340,9 +340,10 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     if (fd < 0) throw systemError(-fd, "detach", local);
     const sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     const inner = new NetStreamConnection(sock, false, this.#rare?.peerPath);
-    inner.setWriteBufferLimits(this.#high, this.#low);
+    inner.setWriteBufferLimits(this.#limits[1], this.#limits[0]);
     if ((this.#state & READING) === 0) inner.pauseReading();
-    this.#delegate = inner;
+    this.#more().delegate = inner;
+    this.#state |= TLS;
     if (this.#state & STARTED) inner.start(this.#events);
     return inner.startTls(options);
   }
@@ -391,7 +392,21 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       targets: [],
       targetIndex: 0,
       flushWaiters: [],
+      delegate: undefined,
     });
+  }
+
+  /** After `startTls()`: the `node:net` connection every call goes to. */
+  #tls(): NetStreamConnection {
+    return this.#rare!.delegate!;
+  }
+
+  /**
+   * Report the close to the owner from a callback of `schedule`. Its own method: a closure in
+   * `start()` would make every call of `start()` allocate the context it captures.
+   */
+  #reportCloseVia(schedule: (callback: () => void) => unknown): void {
+    schedule(() => this.#events.onClose(this.#rare?.error ?? null));
   }
 
   /** Queue `data` behind what the kernel has not taken yet. */
@@ -577,18 +592,18 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
       const cause = rare.error ?? socketClosed("the connection");
       for (const w of waiters) w.reject(cause);
     }
-    if (this.#state & STARTED) setImmediate(() => this.#events.onClose(this.#rare?.error ?? null));
+    if (this.#state & STARTED) this.#reportCloseVia(setImmediate);
   }
 
   #checkPause(): void {
-    if ((this.#state & WRITE_PAUSED) === 0 && this.#queued > this.#high) {
+    if ((this.#state & WRITE_PAUSED) === 0 && this.#queued > this.#limits[1]) {
       this.#state |= WRITE_PAUSED;
       this.#events.onWritePaused();
     }
   }
 
   #checkResume(): void {
-    if ((this.#state & (WRITE_PAUSED | REPORTED)) === WRITE_PAUSED && this.#queued <= this.#low) {
+    if ((this.#state & (WRITE_PAUSED | REPORTED)) === WRITE_PAUSED && this.#queued <= this.#limits[0]) {
       this.#state &= ~WRITE_PAUSED;
       this.#events.onWriteResumed();
     }

@@ -20,12 +20,38 @@ export const DEFAULT_HIGH_WATER = 64 * 1024;
  * ```
  */
 export function resolveWriteBufferLimits(high?: number, low?: number): [low: number, high: number] {
+  const [l, h] = sharedWriteBufferLimits(high, low);
+  return [l, h];
+}
+
+/** The default `[low, high]` water marks, as one pair every connection can share. */
+export const DEFAULT_WRITE_LIMITS: readonly [low: number, high: number] = Object.freeze([
+  DEFAULT_HIGH_WATER / 4,
+  DEFAULT_HIGH_WATER,
+] as const);
+
+/** The pair {@link sharedWriteBufferLimits} gave last. */
+let lastLimits = DEFAULT_WRITE_LIMITS;
+
+/**
+ * As {@link resolveWriteBufferLimits}, as a frozen pair shared with the previous call when it
+ * gave the same marks: the thousands of connections a server sets alike hold one pair between
+ * them, and setting them allocates nothing.
+ * @throws RangeError `ERR_INVALID_ARG_VALUE` unless `high >= low >= 0`.
+ * @example
+ * ```ts
+ * sharedWriteBufferLimits(1024) === sharedWriteBufferLimits(1024, 256); // true
+ * ```
+ */
+export function sharedWriteBufferLimits(high?: number, low?: number): readonly [low: number, high: number] {
   const h = high ?? (low !== undefined ? 4 * low : DEFAULT_HIGH_WATER);
   const l = low ?? Math.floor(h / 4);
   if (!(h >= l && l >= 0)) {
     throw invalidArgValue(`Cannot set write buffer limits: high (${h}) must be >= low (${l}) >= 0`);
   }
-  return [l, h];
+  if (!Object.is(l, lastLimits[0]) || !Object.is(h, lastLimits[1]))
+    lastLimits = Object.freeze([l, h] as const);
+  return lastLimits;
 }
 
 /** Events that go nowhere: a connection's owner until `start()`. */
