@@ -87,7 +87,6 @@ export class Dispatcher {
   /** @internal */
   readonly [kChannel]: Channel;
   #map: SocketMap;
-  #inMap: SocketMap | undefined;
   readonly #fileno = nextFileno++;
   #rare: Rare | undefined;
 
@@ -177,11 +176,11 @@ export class Dispatcher {
   /** Register in `map` (default: the dispatcher's own). Python: `add_channel()`. */
   addChannel(map?: SocketMap): void {
     const target = map ?? this.#map;
-    if (this.#inMap !== undefined && this.#inMap !== target) this.delChannel(this.#inMap);
-    target.set(this.#fileno, this);
-    this.#inMap = target;
-    const scheduler = schedulerFor(target);
     const chan = this[kChannel];
+    const inMap = chan.scheduler?.map;
+    if (inMap !== undefined && inMap !== target) this.delChannel(inMap);
+    target.set(this.#fileno, this);
+    const scheduler = schedulerFor(target);
     chan.scheduler = scheduler;
     chan.ownPredicates =
       !selfReportingPredicates.has(this.readable) || !selfReportingPredicates.has(this.writable);
@@ -191,13 +190,13 @@ export class Dispatcher {
 
   /** Leave `map` (default: the one it is in). Python: `del_channel()`. */
   delChannel(map?: SocketMap): void {
-    const target = map ?? this.#inMap ?? this.#map;
+    const chan = this[kChannel];
+    // The map it is in is its scheduler's.
+    const inMap = chan.scheduler?.map;
+    const target = map ?? inMap ?? this.#map;
     if (target.get(this.#fileno) === this) target.delete(this.#fileno);
     schedulerFor(target).forget(this);
-    if (target === this.#inMap) {
-      this.#inMap = undefined;
-      this[kChannel].scheduler = undefined;
-    }
+    if (target === inMap) chan.scheduler = undefined;
   }
 
   /** Listening TCP sockets on Node always reuse addresses; kept for ported code. Python: `set_reuse_addr()`. */
@@ -314,7 +313,7 @@ export class Dispatcher {
     if (chan.conn !== undefined || chan.listener !== undefined) {
       throw codedError("EISCONN", "Cannot connect: the socket is already in use");
     }
-    if (this.#inMap === undefined) this.addChannel();
+    if (chan.scheduler === undefined) this.addChannel();
     chan.conn = getBackend().connect(addr, {}, chan);
     setSendLimits(chan.conn);
   }
@@ -325,21 +324,8 @@ export class Dispatcher {
    * Python: `accept()`.
    */
   accept(): [StreamSocket, Address] | null {
-    const chan = this[kChannel];
-    chan.progress++;
-    if (chan.failure !== null) {
-      const failure = chan.failure;
-      chan.failure = null;
-      throw failure;
-    }
-    const backlog = chan.backlog;
-    if (backlog === undefined) return null;
-    while (backlog.acceptErrors.length > 0) this.handleAcceptError(backlog.acceptErrors.shift()!);
-    const conn = backlog.accepted.shift();
-    if (conn === undefined) return null;
-    const sock = conn.raw as StreamSocket;
-    acceptedConnections.set(sock, conn);
-    return [sock, conn.remoteAddress ?? ""];
+    const conn = takeAccepted(this);
+    return conn === null ? null : [conn.raw as StreamSocket, conn.remoteAddress ?? ""];
   }
 
   /**
@@ -518,8 +504,14 @@ export class Dispatcher {
 
   /** Default: `accept()`, then `handleAccepted(sock, addr)`. Python: `handle_accept()`. */
   handleAccept(): void {
-    const pair = this.accept();
-    if (pair !== null) this.handleAccepted(pair[0], pair[1]);
+    if (this.accept !== Dispatcher.prototype.accept) {
+      const pair = this.accept();
+      if (pair !== null) this.handleAccepted(pair[0], pair[1]);
+      return;
+    }
+    // What accept() does, without the pair it would make only to be taken apart.
+    const conn = takeAccepted(this);
+    if (conn !== null) this.handleAccepted(conn.raw as StreamSocket, conn.remoteAddress ?? "");
   }
 
   /** Default: close the socket and log a warning. Python: `handle_accepted()`. */
@@ -585,6 +577,28 @@ export class Dispatcher {
 /** A dispatcher's {@link Rare} state before anything is set. */
 function newRare(): Rare {
   return { ignoreLogTypes: undefined, family: AF_INET, bindAddr: undefined, bound: undefined };
+}
+
+/**
+ * `accept()` but for the pair: the next accepted connection (its socket registered for
+ * `setSocket` to find), or null; accept errors go to `handleAcceptError()` first.
+ * @throws the pending listen failure.
+ */
+function takeAccepted(d: Dispatcher): StreamConnection | null {
+  const chan = d[kChannel];
+  chan.progress++;
+  if (chan.failure !== null) {
+    const failure = chan.failure;
+    chan.failure = null;
+    throw failure;
+  }
+  const backlog = chan.backlog;
+  if (backlog === undefined) return null;
+  while (backlog.acceptErrors.length > 0) d.handleAcceptError(backlog.acceptErrors.shift()!);
+  const conn = backlog.accepted.shift();
+  if (conn === undefined) return null;
+  acceptedConnections.set(conn.raw as StreamSocket, conn);
+  return conn;
 }
 
 /** A bind/listen failure reaches handleError in the loop; the promise is marked handled. */
