@@ -9,6 +9,9 @@
 
 const EMPTY = Buffer.alloc(0);
 
+/** The chunk array of every empty queue: never pushed to (a real array replaces it first). */
+const NONE: Buffer[] = [];
+
 /** Compact the chunk array once this many consumed slots sit at its front. */
 const COMPACT_AFTER = 64;
 
@@ -18,7 +21,7 @@ const COMPACT_AFTER = 64;
  * when they span several. Every operation is O(1) amortised per chunk and per byte taken.
  */
 export class ChunkQueue {
-  #chunks: Buffer[] = [];
+  #chunks: Buffer[] = NONE;
   /** Index in `#chunks` of the first live chunk. */
   #head = 0;
   /** Bytes of the first live chunk already taken. */
@@ -38,7 +41,8 @@ export class ChunkQueue {
   /** Append a chunk without copying it; empty chunks are ignored. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
+    if (this.#chunks === NONE) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
     this.#length += chunk.length;
   }
 
@@ -110,7 +114,7 @@ export class ChunkQueue {
   unshiftChunks(chunks: readonly Buffer[]): void {
     const live: Buffer[] = [];
     for (let i = 0; i < this.chunkCount; i++) live.push(this.chunk(i));
-    this.#chunks = [];
+    this.#chunks = NONE;
     this.#head = 0;
     this.#offset = 0;
     this.#length = 0;
@@ -120,7 +124,7 @@ export class ChunkQueue {
 
   /** Drop everything. */
   clear(): void {
-    this.#chunks = [];
+    this.#chunks = NONE;
     this.#head = 0;
     this.#offset = 0;
     this.#length = 0;
@@ -168,7 +172,7 @@ export class ChunkQueue {
     this.#head++;
     this.#offset = 0;
     if (this.#head === this.#chunks.length) {
-      this.#chunks = [];
+      this.#chunks = NONE;
       this.#head = 0;
     } else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);

@@ -39,28 +39,38 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
-/** Write flow control and the end of one connection, with their waiters. */
+// The state's booleans, packed into `#bits`.
+const SERVER_SIDE = 1;
+const WRITE_PAUSED = 2;
+const LOST = 4;
+
+/**
+ * Write flow control and the end of one connection, with their waiters. The waiter sets are
+ * made by the first wait: an idle connection holds none.
+ */
 export class ConnectionState {
-  /** The connection was accepted by a server (`startTls` then defaults to the server side). */
-  readonly serverSide: boolean;
-  #writePaused = false;
-  #lost = false;
+  #bits: number;
   #lostError: Error | null = null;
-  readonly #drainWaiters = new Set<Waiter>();
-  readonly #lostWaiters = new Set<Waiter>();
+  #drainWaiters: Set<Waiter> | undefined;
+  #lostWaiters: Set<Waiter> | undefined;
 
   constructor(serverSide: boolean) {
-    this.serverSide = serverSide;
+    this.#bits = serverSide ? SERVER_SIDE : 0;
+  }
+
+  /** The connection was accepted by a server (`startTls` then defaults to the server side). */
+  get serverSide(): boolean {
+    return (this.#bits & SERVER_SIDE) !== 0;
   }
 
   /** True between `pauseWriting()` and `resumeWriting()` (or the end of the connection). */
   get writePaused(): boolean {
-    return this.#writePaused && !this.#lost;
+    return (this.#bits & (WRITE_PAUSED | LOST)) === WRITE_PAUSED;
   }
 
   /** True once `connectionLost` ran. */
   get lost(): boolean {
-    return this.#lost;
+    return (this.#bits & LOST) !== 0;
   }
 
   /** What `connectionLost` was given (null after a clean close). */
@@ -70,12 +80,12 @@ export class ConnectionState {
 
   /** The transport's write buffer rose above its high-water mark. */
   pauseWriting(): void {
-    this.#writePaused = true;
+    this.#bits |= WRITE_PAUSED;
   }
 
   /** The write buffer fell to its low-water mark: every waiting `drain()` resolves. */
   resumeWriting(): void {
-    this.#writePaused = false;
+    this.#bits &= ~WRITE_PAUSED;
     settle(this.#drainWaiters, (w) => w.resolve());
   }
 
@@ -85,8 +95,8 @@ export class ConnectionState {
    * settle (rejecting with `err` when there is one).
    */
   connectionLost(err: Error | null): void {
-    if (this.#lost) return;
-    this.#lost = true;
+    if (this.#bits & LOST) return;
+    this.#bits |= LOST;
     this.#lostError = err;
     const drainError = err ?? connectionLostError("drain");
     settle(this.#drainWaiters, (w) => w.reject(drainError));
@@ -100,7 +110,7 @@ export class ConnectionState {
 
   /** Resolves at the next `resumeWriting()`; rejects at `connectionLost`, `rejectDrains` or abort. */
   waitDrained(signal: AbortSignal | undefined): Promise<void> {
-    return wait(this.#drainWaiters, signal);
+    return wait((this.#drainWaiters ??= new Set()), signal);
   }
 
   /**
@@ -109,8 +119,9 @@ export class ConnectionState {
    */
   waitLost(signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#lost) return this.#lostError === null ? Promise.resolve() : Promise.reject(this.#lostError);
-    return wait(this.#lostWaiters, signal);
+    if (this.#bits & LOST)
+      return this.#lostError === null ? Promise.resolve() : Promise.reject(this.#lostError);
+    return wait((this.#lostWaiters ??= new Set()), signal);
   }
 }
 
@@ -142,8 +153,8 @@ function wait(set: Set<Waiter>, signal: AbortSignal | undefined): Promise<void> 
 }
 
 /** Take every waiter out of `set`, then call `fn` on each (so `fn` may add new ones). */
-function settle(set: Set<Waiter>, fn: (w: Waiter) => void): void {
-  if (set.size === 0) return;
+function settle(set: Set<Waiter> | undefined, fn: (w: Waiter) => void): void {
+  if (set === undefined || set.size === 0) return;
   const waiters = [...set];
   set.clear();
   for (const w of waiters) fn(w);

@@ -116,28 +116,32 @@ export class StreamReaderProtocol implements Protocol {
   /** Run the client callback; what it throws or rejects with is reported and closes the connection. */
   #runClient(reader: StreamReader, transport: Transport): void {
     const writer = new StreamWriter(transport, this, reader);
-    const fail = (thrown: unknown): void => {
-      callExceptionHandler({
-        message: "Unhandled exception in client callback",
-        exception: toCodedError(thrown),
-        transport,
-        protocol: this,
-      });
-      transport.close();
-    };
     let result: unknown;
     try {
       result = this.#onClient!(reader, writer);
     } catch (err) {
-      fail(err);
+      this.#clientFailed(err);
       return;
     }
     if (!isThenable(result)) return;
     try {
-      result.then(undefined, fail);
+      // A bound method rather than a closure: the smallest handler a waiting callback can hold.
+      result.then(undefined, this.#clientFailed.bind(this));
     } catch (err) {
-      fail(err);
+      this.#clientFailed(err);
     }
+  }
+
+  /** The client callback threw or rejected: report it, and close the connection. */
+  #clientFailed(thrown: unknown): void {
+    const transport = this.#transport!;
+    callExceptionHandler({
+      message: "Unhandled exception in client callback",
+      exception: toCodedError(thrown),
+      transport,
+      protocol: this,
+    });
+    transport.close();
   }
 }
 

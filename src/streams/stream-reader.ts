@@ -39,6 +39,19 @@ interface Waiter {
 }
 
 /**
+ * A `read(n)` waiting for data without an async frame of its own: it is also the read's
+ * identity (`#current`). Woken, it takes the bytes in a microtask, where the frame of an async
+ * `read` would have resumed. Defined by `StreamReader`'s static block, which gives it the
+ * reader's private members.
+ */
+let PendingRead: new (
+  reader: StreamReader,
+  n: number,
+  resolve: (data: Buffer) => void,
+  reject: (err: unknown) => void,
+) => Waiter;
+
+/**
  * A buffer of received bytes with awaitable reads: lines, separator-terminated records, exact
  * byte counts, or everything up to EOF. Python: `asyncio.StreamReader` (3.11 behaviour, with
  * Python 3.13's several separators for `readUntil`).
@@ -89,6 +102,41 @@ export class StreamReader {
       bufferedBytes: (reader) => reader.#buffer.length,
       isPaused: (reader) => reader.#paused,
     });
+    PendingRead = class implements Waiter {
+      readonly #reader: StreamReader;
+      readonly #n: number;
+      readonly #resolve: (data: Buffer) => void;
+      readonly #reject: (err: unknown) => void;
+      constructor(
+        reader: StreamReader,
+        n: number,
+        resolve: (data: Buffer) => void,
+        reject: (err: unknown) => void,
+      ) {
+        this.#reader = reader;
+        this.#n = n;
+        this.#resolve = resolve;
+        this.#reject = reject;
+      }
+      resolve(): void {
+        queueMicrotask(() => this.#take());
+      }
+      fail(err: unknown): void {
+        queueMicrotask(() => this.#reject(err));
+      }
+      #take(): void {
+        const reader = this.#reader;
+        try {
+          const data = reader.#buffer.take(Math.min(this.#n, reader.#buffer.length));
+          reader.#maybeResume();
+          this.#resolve(data);
+        } catch (err) {
+          this.#reject(err);
+        } finally {
+          reader.#leave(this);
+        }
+      }
+    };
   }
 
   /**
@@ -156,7 +204,41 @@ export class StreamReader {
    *   `ERR_READ_IN_PROGRESS` while another read waits; `ERR_INVALID_ARG_VALUE` for a
    *   non-integer `n`.
    */
-  async read(n = -1, opts: ReadOptions = {}): Promise<Buffer> {
+  read(n = -1, opts: ReadOptions = {}): Promise<Buffer> {
+    // The usual call runs without an async frame: a read that waits holds one promise.
+    if (typeof n === "number" && n > 0 && Number.isInteger(n) && opts !== null && opts.signal === undefined) {
+      return this.#readSome(n);
+    }
+    return this.#read(n, opts);
+  }
+
+  /** `read(n)` for n > 0 without a signal: what `#read` does, with one promise and no frame. */
+  #readSome(n: number): Promise<Buffer> {
+    try {
+      this.#enter(undefined);
+      if (this.#buffer.length > 0 || this.#eof) {
+        const data = this.#buffer.take(Math.min(n, this.#buffer.length));
+        this.#maybeResume();
+        return Promise.resolve(data);
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#waitToRead(n);
+  }
+
+  /** `#readSome` when nothing is buffered (apart, so a read that need not wait allocates no context). */
+  #waitToRead(n: number): Promise<Buffer> {
+    const wait = new Promise<Buffer>((resolve, reject) => {
+      const pending = new PendingRead(this, n, resolve, reject);
+      this.#current = pending;
+      this.#waiter = pending;
+    });
+    this.#resumeToWait();
+    return wait;
+  }
+
+  async #read(n: number, opts: ReadOptions): Promise<Buffer> {
     checkInteger("read", n);
     this.#enter(opts.signal);
     if (n === 0) return EMPTY;
@@ -344,34 +426,44 @@ export class StreamReader {
   #waitForData(op: object, signal: AbortSignal | undefined): Promise<void> {
     this.#current = op;
     const wait = new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => this.#failWaiter(signal!.reason);
+      if (signal === undefined) {
+        this.#waiter = { resolve, fail: reject };
+        return;
+      }
+      const onAbort = (): void => this.#failWaiter(signal.reason);
       this.#waiter = {
         resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
+          signal.removeEventListener("abort", onAbort);
           resolve();
         },
         fail: (err) => {
-          signal?.removeEventListener("abort", onAbort);
+          signal.removeEventListener("abort", onAbort);
           reject(err);
         },
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      signal.addEventListener("abort", onAbort, { once: true });
     });
     if (this.#exception !== null) {
       // Set after this read was woken up and before it ran again: nothing would wake it now.
       this.#failWaiter(this.#exception);
     } else if (signal?.aborted) {
       this.#failWaiter(signal.reason);
-    } else if (this.#paused) {
-      // Waiting while paused would never end (readExactly(n) with n > limit needs this).
-      this.#paused = false;
-      try {
-        this.#flow!.resumeReading();
-      } catch (err) {
-        this.#failWaiter(err);
-      }
+    } else {
+      this.#resumeToWait();
     }
     return wait;
+  }
+
+  /** A read is about to wait: resume a paused transport, as waiting while paused would never end. */
+  #resumeToWait(): void {
+    // (readExactly(n) with n > limit needs this.)
+    if (!this.#paused) return;
+    this.#paused = false;
+    try {
+      this.#flow!.resumeReading();
+    } catch (err) {
+      this.#failWaiter(err);
+    }
   }
 
   #wakeWaiter(): void {

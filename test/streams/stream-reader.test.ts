@@ -738,6 +738,36 @@ describe("StreamReader: one read at a time", () => {
     await rejectsWithCode(q, "ERR_INCOMPLETE_READ");
     assert.equal((await r.read()).length, 0);
   });
+
+  it("a waiting read(n) holds the reader until it runs again, and takes what came meanwhile", async () => {
+    const r = new StreamReader();
+    const p = r.read(100);
+    assert.equal(await outcome(r.read(1)), "ERR_READ_IN_PROGRESS");
+    r.feedData(b("ab"));
+    // Woken, but not run yet: still in progress, and bytes fed now are part of its result.
+    const second = r.readLine();
+    r.feedData(b("cd"));
+    assert.equal((await p).toString(), "abcd");
+    assert.equal(await outcome(second), "ERR_READ_IN_PROGRESS");
+    r.feedData(b("ef"));
+    assert.equal((await r.read(1)).toString(), "e");
+  });
+
+  it("a waiting read(n) rejects with the error of setException, and the reader is free again", async () => {
+    const r = new StreamReader();
+    const p = r.read(10);
+    const err = new Error("reset");
+    r.setException(err);
+    await assert.rejects(p, (e) => e === err);
+    await assert.rejects(r.read(10), (e) => e === err);
+  });
+
+  it("a waiting read(n) ends with an empty Buffer at EOF", async () => {
+    const r = new StreamReader();
+    const p = r.read(10);
+    r.feedEof();
+    assert.equal((await p).length, 0);
+  });
 });
 
 describe("StreamReader: flow control", () => {
