@@ -32,6 +32,16 @@ const EMPTY = Buffer.alloc(0);
 const LF = 0x0a;
 const NEWLINE: readonly Buffer[] = [Buffer.from("\n")];
 
+/**
+ * The buffer of every reader that was never fed: only read from, as a reader makes a queue of
+ * its own before adding to it. An idle connection's reader then holds no queue.
+ */
+const NOTHING_FED = new ChunkQueue();
+
+// The reader's booleans, packed into `#bits`.
+const EOF = 1;
+const PAUSED = 2;
+
 /** The pending wait of the one read in progress. */
 interface Waiter {
   resolve(): void;
@@ -83,8 +93,9 @@ let PendingRead: new (
  */
 export class StreamReader {
   readonly #limit: number;
-  readonly #buffer = new ChunkQueue();
-  #eof = false;
+  #buffer = NOTHING_FED;
+  /** `EOF` (feedEof was called), `PAUSED` (the reader holds its transport paused). */
+  #bits = 0;
   #exception: Error | null = null;
   #waiter: Waiter | null = null;
   /** Identity of the read in progress, or null. */
@@ -92,7 +103,6 @@ export class StreamReader {
   /** Chunks already taken by a waiting `read(-1)`; put back if it fails. */
   #claimed: Buffer[] | null = null;
   #flow: ReadingFlowControl | null = null;
-  #paused = false;
   /** The last string separators given to `readUntil`, converted (most calls repeat them). */
   #lastSeps: { key: readonly string[]; seps: readonly Buffer[] } | null = null;
 
@@ -119,12 +129,13 @@ export class StreamReader {
         this.#reject = reject;
       }
       resolve(): void {
-        queueMicrotask(() => this.#take());
+        queueMicrotask(() => this.take());
       }
       fail(err: unknown): void {
         queueMicrotask(() => this.#reject(err));
       }
-      #take(): void {
+      /** Run as the read: take the bytes and settle. */
+      take(): void {
         const reader = this.#reader;
         try {
           const data = reader.#buffer.take(Math.min(this.#n, reader.#buffer.length));
@@ -149,6 +160,19 @@ export class StreamReader {
       throw invalidArgType(`Cannot create reader: limit must be a number, got ${typeof limit}`);
     if (!(limit > 0)) throw invalidArgValue(`Cannot create reader: limit must be > 0, got ${limit}`);
     this.#limit = limit;
+  }
+
+  get #eof(): boolean {
+    return (this.#bits & EOF) !== 0;
+  }
+  set #eof(on: boolean) {
+    this.#bits = on ? this.#bits | EOF : this.#bits & ~EOF;
+  }
+  get #paused(): boolean {
+    return (this.#bits & PAUSED) !== 0;
+  }
+  set #paused(on: boolean) {
+    this.#bits = on ? this.#bits | PAUSED : this.#bits & ~PAUSED;
   }
 
   /** The error given to `setException`, or null. Python: `StreamReader.exception()`. */
@@ -181,6 +205,7 @@ export class StreamReader {
     const chunk = toBuffer(data);
     if (this.#eof) throw codedError(codes.PUSH_AFTER_EOF, "Cannot feed data: feedEof() was already called");
     if (chunk.length === 0) return;
+    if (this.#buffer === NOTHING_FED) this.#buffer = new ChunkQueue();
     this.#buffer.push(chunk);
     this.#wakeWaiter();
     if (this.#flow !== null && !this.#paused && this.#buffer.length > 2 * this.#limit) {
@@ -479,6 +504,7 @@ export class StreamReader {
     if (waiter === null) return;
     this.#waiter = null;
     if (this.#claimed !== null) {
+      if (this.#buffer === NOTHING_FED) this.#buffer = new ChunkQueue();
       this.#buffer.unshiftChunks(this.#claimed);
       this.#claimed = null;
     }

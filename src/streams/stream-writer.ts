@@ -13,6 +13,10 @@ import { type ConnectionState, connectionLostError, connectionStateOf } from "./
 import type { StreamReader } from "./stream-reader.js";
 import type { StreamReaderProtocol } from "./stream-reader-protocol.js";
 
+// A writer's booleans, packed into `#bits`.
+const CLOSED = 1;
+const UPGRADING = 2;
+
 /** Options of the `StreamWriter` methods that may wait. */
 export interface WaitOptions {
   /** Aborting rejects the wait with `signal.reason`. */
@@ -52,8 +56,8 @@ export class StreamWriter {
   readonly #transport: Transport;
   readonly #reader: StreamReader | null;
   readonly #state: ConnectionState;
-  #closed = false;
-  #upgrading = false;
+  /** `CLOSED` (close() was called), `UPGRADING` (startTls() runs). */
+  #bits = 0;
 
   /**
    * Usually made by `openConnection` or `startServer`; make one yourself over a transport
@@ -103,7 +107,7 @@ export class StreamWriter {
     const state = this.#state;
     if (state.lostError !== null) throw state.lostError;
     // "You closed it" before "it was lost": a writer closed here says so, before and after the end.
-    if (this.#closed) throw writerClosed("drain");
+    if (this.#bits & CLOSED) throw writerClosed("drain");
     if (state.lost) throw connectionLostError("drain");
     if (this.#transport.isClosing()) throw writerClosed("drain");
     if (!state.writePaused) return;
@@ -129,8 +133,8 @@ export class StreamWriter {
    * Python: `close()`.
    */
   close(): void {
-    if (!this.#closed) {
-      this.#closed = true;
+    if ((this.#bits & CLOSED) === 0) {
+      this.#bits |= CLOSED;
       this.#state.rejectDrains(writerClosed("drain"));
     }
     this.#transport.close();
@@ -138,7 +142,7 @@ export class StreamWriter {
 
   /** True once `close()` was called or the connection is closing or lost. Python: `is_closing()`. */
   isClosing(): boolean {
-    return this.#closed || this.#transport.isClosing();
+    return (this.#bits & CLOSED) !== 0 || this.#transport.isClosing();
   }
 
   /**
@@ -185,18 +189,18 @@ export class StreamWriter {
     const transport = this.#transport;
     if (this.isClosing()) throw writerClosed("start TLS");
     if (!(transport instanceof StreamTransport)) throw badTls("this transport cannot be upgraded");
-    if (this.#upgrading) throw badTls("an upgrade is already in progress");
+    if (this.#bits & UPGRADING) throw badTls("an upgrade is already in progress");
     if (transport.getExtraInfo("sslobject") !== undefined) throw badTls("the connection is already TLS");
-    this.#upgrading = true;
+    this.#bits |= UPGRADING;
     try {
       await this.drain({ signal });
       const { isServer, ...rest } = options;
       const handshake = transport.startTls(
         (isServer ?? this.#state.serverSide) ? { ...(rest as tls.TlsOptions), isServer: true } : rest,
       );
-      await this.#untilHandshake(handshake, signal);
+      await untilHandshake(this.#state, transport, handshake, signal);
     } finally {
-      this.#upgrading = false;
+      this.#bits &= ~UPGRADING;
     }
   }
 
@@ -205,27 +209,30 @@ export class StreamWriter {
     this.close();
     await this.waitClosed();
   }
+}
 
-  /** The handshake, or the end of the connection, or an abort (which aborts the connection). */
-  #untilHandshake(handshake: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-    const stop = new AbortController();
-    const lost = this.#state
-      .waitLost(stop.signal)
-      .then(() => Promise.reject(connectionLostError("start TLS")));
-    let onAbort = (): void => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => {
-        reject(signal!.reason);
-        this.#transport.abort();
-      };
-    });
-    signal?.addEventListener("abort", onAbort, { once: true });
-    // The race subscribes to all three, so the ones that settle later are never unhandled.
-    return Promise.race([handshake, lost, aborted]).finally(() => {
-      signal?.removeEventListener("abort", onAbort);
-      stop.abort();
-    });
-  }
+/** The handshake, or the end of the connection, or an abort (which aborts the connection). */
+function untilHandshake(
+  state: ConnectionState,
+  transport: Transport,
+  handshake: Promise<void>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const stop = new AbortController();
+  const lost = state.waitLost(stop.signal).then(() => Promise.reject(connectionLostError("start TLS")));
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      reject(signal!.reason);
+      transport.abort();
+    };
+  });
+  signal?.addEventListener("abort", onAbort, { once: true });
+  // The race subscribes to all three, so the ones that settle later are never unhandled.
+  return Promise.race([handshake, lost, aborted]).finally(() => {
+    signal?.removeEventListener("abort", onAbort);
+    stop.abort();
+  });
 }
 
 function writerClosed(action: string): Error {
