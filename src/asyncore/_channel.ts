@@ -40,19 +40,28 @@ const GONE = 2;
 const OWN_PREDICATES = 4;
 const CANDIDATE = 8;
 
-/** Received chunks from `head` on; the first is consumed up to `offset`. Made at the first data. */
+/**
+ * Received chunks from `head` on; the first is consumed up to `offset`; `queued` bytes in all.
+ * Made at the first data.
+ */
 interface Input {
   chunks: Buffer[];
   head: number;
   offset: number;
+  queued: number;
 }
 
 /**
- * What only listening and datagram sockets queue: accepted connections and accept errors, or
- * received datagrams. Made on first need, so a connection's channel holds none of it.
+ * What only listening and datagram sockets have: the listener and the connections and accept
+ * errors it queues, or the datagram endpoint and the datagrams it received. Made on first need,
+ * so a connection's channel holds none of it.
  */
 export class Backlog {
+  listener: StreamListener | undefined = undefined;
+  datagram: DatagramEndpoint | undefined = undefined;
+  /** Accepted connections from `acceptedHead` on (taken ones are cleared, the array reused). */
   accepted: StreamConnection[] = NONE;
+  acceptedHead = 0;
   acceptLimit = ACCEPT_QUEUE_MIN;
   /** Accept errors (EMFILE, …) waiting to be reported inside the loop. */
   acceptErrors: Error[] = NONE;
@@ -60,9 +69,40 @@ export class Backlog {
   droppedDatagrams = 0;
   datagramConnecting = false;
 
+  /** Accepted connections waiting for `accept()`. */
+  get acceptedCount(): number {
+    return this.accepted.length - this.acceptedHead;
+  }
+
   /** A connection, an accept error or a datagram waits. */
   pending(): boolean {
-    return this.accepted.length > 0 || this.acceptErrors.length > 0 || this.datagrams.length > 0;
+    return this.acceptedCount > 0 || this.acceptErrors.length > 0 || this.datagrams.length > 0;
+  }
+
+  /** Queue an accepted connection. */
+  pushAccepted(conn: StreamConnection): void {
+    if (this.accepted === NONE) this.accepted = [conn];
+    else this.accepted.push(conn);
+  }
+
+  /**
+   * The oldest accepted connection, or undefined. Without `shift()`, which moves or trims the
+   * array on every call and makes pushes reallocate it: a burst of accepts then leaves no garbage.
+   */
+  takeAccepted(): StreamConnection | undefined {
+    const q = this.accepted;
+    const i = this.acceptedHead;
+    if (i >= q.length) return undefined;
+    const conn = q[i]!;
+    q[i] = undefined as unknown as StreamConnection;
+    if (i + 1 === q.length) {
+      // All taken: empty the array in place, keeping its room for the next burst.
+      while (q.length > 0) q.pop();
+      this.acceptedHead = 0;
+    } else {
+      this.acceptedHead = i + 1;
+    }
+    return conn;
   }
 }
 
@@ -75,11 +115,8 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   readonly owner: Dispatcher;
   scheduler: Scheduler | undefined = undefined;
   conn: StreamConnection | undefined = undefined;
-  listener: StreamListener | undefined = undefined;
-  datagram: DatagramEndpoint | undefined = undefined;
   /** Received bytes not yet taken by `recv()`. */
   input: Input | undefined = undefined;
-  queued = 0;
   /** `EOF`, `GONE`, `OWN_PREDICATES`, `CANDIDATE`. */
   bits = 0;
   /** A connect, bind or listen failure waiting to be raised inside the loop. */
@@ -124,6 +161,26 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
     this.bits = on ? this.bits | CANDIDATE : this.bits & ~CANDIDATE;
   }
 
+  /** Bytes received and not yet taken by `recv()`. */
+  get queued(): number {
+    return this.input === undefined ? 0 : this.input.queued;
+  }
+
+  /** The listener of a listening socket. */
+  get listener(): StreamListener | undefined {
+    return this.backlog?.listener;
+  }
+  set listener(listener: StreamListener | undefined) {
+    this.queues().listener = listener;
+  }
+  /** The endpoint of a datagram socket. */
+  get datagram(): DatagramEndpoint | undefined {
+    return this.backlog?.datagram;
+  }
+  set datagram(datagram: DatagramEndpoint | undefined) {
+    this.queues().datagram = datagram;
+  }
+
   /** The backlog, made on first need. */
   queues(): Backlog {
     return (this.backlog ??= new Backlog());
@@ -159,10 +216,11 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   }
 
   onData(chunk: Buffer): void {
-    if (this.input === undefined) this.input = { chunks: [chunk], head: 0, offset: 0 };
-    else this.input.chunks.push(chunk);
-    this.queued += chunk.length;
-    if (this.queued >= READ_QUEUE_LIMIT) this.conn?.pauseReading();
+    let input = this.input;
+    if (input === undefined) this.input = input = { chunks: [chunk], head: 0, offset: 0, queued: 0 };
+    else input.chunks.push(chunk);
+    input.queued += chunk.length;
+    if (input.queued >= READ_QUEUE_LIMIT) this.conn?.pauseReading();
     this.markFromEvent();
   }
 
@@ -189,7 +247,7 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   // --- listener events -----------------------------------------------------------------------
   onConnection(conn: StreamConnection): void {
     const backlog = this.queues();
-    if (backlog.accepted.length >= backlog.acceptLimit) {
+    if (backlog.acceptedCount >= backlog.acceptLimit) {
       conn.abort();
       if (backlog.acceptErrors === NONE) backlog.acceptErrors = [];
       backlog.acceptErrors.push(
@@ -201,8 +259,7 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
         ),
       );
     } else {
-      if (backlog.accepted === NONE) backlog.accepted = [];
-      backlog.accepted.push(conn);
+      backlog.pushAccepted(conn);
     }
     this.markFromEvent();
   }
@@ -258,8 +315,8 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
       out = chunk.subarray(input.offset, input.offset + n);
       input.offset += n;
     }
-    this.queued -= out.length;
-    if (this.queued < READ_QUEUE_LIMIT && this.conn !== undefined && !this.conn.reading && !this.gone) {
+    input.queued -= out.length;
+    if (input.queued < READ_QUEUE_LIMIT && this.conn !== undefined && !this.conn.reading && !this.gone) {
       this.conn.resumeReading();
     }
     return out;
@@ -268,11 +325,9 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   /** Forget the socket objects (after close). */
   release(): void {
     this.input = undefined;
-    this.queued = 0;
     const backlog = this.backlog;
     if (backlog === undefined) return;
-    for (const conn of backlog.accepted) conn.abort();
-    backlog.accepted = NONE;
+    for (let conn = backlog.takeAccepted(); conn !== undefined; conn = backlog.takeAccepted()) conn.abort();
     backlog.datagrams = NONE;
   }
 }

@@ -37,11 +37,13 @@ let nextFileno = 1;
 const EMPTY = Buffer.alloc(0);
 
 /**
- * What only some dispatchers set: their own log filter, or the family, bind address and bind
- * promise of a socket they make themselves. Made on first need, so the thousands of
- * dispatchers over accepted sockets hold none.
+ * What only some dispatchers set: a map of their own, their own log filter, or the family,
+ * bind address and bind promise of a socket they make themselves. Made on first need, so the
+ * thousands of dispatchers over accepted sockets hold none.
  */
 interface Rare {
+  /** The map given to the constructor (`socketMap` when none was). */
+  map: SocketMap;
   ignoreLogTypes: Set<string> | undefined;
   family: number;
   bindAddr: Address | undefined;
@@ -86,12 +88,11 @@ export class Dispatcher {
   addr: Address | undefined = undefined;
   /** @internal */
   readonly [kChannel]: Channel;
-  #map: SocketMap;
   readonly #fileno = nextFileno++;
   #rare: Rare | undefined;
 
   constructor(sock?: DispatcherSocket, map?: SocketMap) {
-    this.#map = map ?? socketMap;
+    if (map !== undefined) (this.#rare ??= newRare()).map = map;
     this[kChannel] = new Channel(this);
     if (sock !== undefined) {
       this.setSocket(sock, map);
@@ -175,7 +176,7 @@ export class Dispatcher {
 
   /** Register in `map` (default: the dispatcher's own). Python: `add_channel()`. */
   addChannel(map?: SocketMap): void {
-    const target = map ?? this.#map;
+    const target = map ?? this.#rare?.map ?? socketMap;
     const chan = this[kChannel];
     const inMap = chan.scheduler?.map;
     if (inMap !== undefined && inMap !== target) this.delChannel(inMap);
@@ -193,7 +194,7 @@ export class Dispatcher {
     const chan = this[kChannel];
     // The map it is in is its scheduler's.
     const inMap = chan.scheduler?.map;
-    const target = map ?? inMap ?? this.#map;
+    const target = map ?? inMap ?? this.#rare?.map ?? socketMap;
     if (target.get(this.#fileno) === this) target.delete(this.#fileno);
     schedulerFor(target).forget(this);
     if (target === inMap) chan.scheduler = undefined;
@@ -576,7 +577,13 @@ export class Dispatcher {
 
 /** A dispatcher's {@link Rare} state before anything is set. */
 function newRare(): Rare {
-  return { ignoreLogTypes: undefined, family: AF_INET, bindAddr: undefined, bound: undefined };
+  return {
+    map: socketMap,
+    ignoreLogTypes: undefined,
+    family: AF_INET,
+    bindAddr: undefined,
+    bound: undefined,
+  };
 }
 
 /**
@@ -595,7 +602,7 @@ function takeAccepted(d: Dispatcher): StreamConnection | null {
   const backlog = chan.backlog;
   if (backlog === undefined) return null;
   while (backlog.acceptErrors.length > 0) d.handleAcceptError(backlog.acceptErrors.shift()!);
-  const conn = backlog.accepted.shift();
+  const conn = backlog.takeAccepted();
   if (conn === undefined) return null;
   acceptedConnections.set(conn.raw as StreamSocket, conn);
   return conn;
