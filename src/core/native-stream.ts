@@ -1,6 +1,6 @@
 /**
- * {@link StreamConnection} over a native non-blocking socket (TCP or Unix-domain), polled with
- * libuv's `uv_poll` on Node's loop.
+ * {@link StreamConnection} over a native non-blocking socket (TCP or Unix-domain), polled by
+ * the addon's epoll instance on Node's loop.
  *
  * The kernel is asked directly: a write goes to `send()` at once when nothing waits before it,
  * and what the kernel does not take waits in a userland queue, written with `sendmsg()` (one
