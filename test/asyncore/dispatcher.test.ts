@@ -327,6 +327,114 @@ describe("loop rules", () => {
     s2.close();
   });
 
+  test("a dispatcher marked while the loop looks at another is dispatched in the next iteration", async () => {
+    // The watched writer is found not ready by a sweep, then marked (by a send) from inside the
+    // reader's readable(), in the same collection: it must be a candidate for the next one.
+    let armed = false;
+    let writes = 0;
+    class Writer extends Dispatcher {
+      override readable(): boolean {
+        return false;
+      }
+      override writable(): boolean {
+        return armed;
+      }
+      override handleWrite(): void {
+        writes++;
+        armed = false;
+      }
+    }
+    let sent = false;
+    class Reader extends Dispatcher {
+      override readable(): boolean {
+        if (!sent) {
+          sent = true;
+          armed = true;
+          writer.send("x");
+        }
+        return true;
+      }
+      override handleRead(): void {
+        this.recv(100);
+      }
+      override writable(): boolean {
+        return false;
+      }
+    }
+    const [writer, p1, s1] = await pair((s) => new Writer(s, ctx.map));
+    const [reader, p2, s2] = await pair((s) => new Reader(s, ctx.map));
+    try {
+      p1.resume();
+      // Let a sweep be due, so that the first iteration sweeps the writer before the reader.
+      await new Promise((r) => setTimeout(r, 20));
+      p2.write("r");
+      await new Promise((r) => setTimeout(r, 20));
+      await loop({ timeout: 1000, count: 1, map: ctx.map });
+      assert.equal(sent, true);
+      assert.equal(writes, 0);
+      // One iteration that does not wait, so no sweep comes to the rescue.
+      await poll(0, ctx.map);
+      assert.equal(writes, 1, "the writer was not a candidate in the next iteration");
+    } finally {
+      writer.close();
+      reader.close();
+      for (const x of [p1, p2]) x.destroy();
+      s1.close();
+      s2.close();
+    }
+  });
+
+  test("an ExitNow raised while the loop looks at candidates leaves the others candidates", async () => {
+    let thrown = false;
+    class Exiting extends Dispatcher {
+      override readable(): boolean {
+        if (!thrown) {
+          thrown = true;
+          throw new Error("readable failed");
+        }
+        return true;
+      }
+      override handleRead(): void {
+        this.recv(100);
+      }
+      override writable(): boolean {
+        return false;
+      }
+      override handleError(): void {
+        throw new ExitNow("stop");
+      }
+    }
+    let reads = 0;
+    class Reader extends Dispatcher {
+      override handleRead(): void {
+        if (this.recv(100).length > 0) reads++;
+      }
+      override writable(): boolean {
+        return false;
+      }
+    }
+    const [exiting, p1, s1] = await pair((s) => new Exiting(s, ctx.map));
+    const [reader, p2, s2] = await pair((s) => new Reader(s, ctx.map));
+    try {
+      // Data for both, the exiting one's first, so that it is looked at first.
+      p1.write("e");
+      await new Promise((r) => setTimeout(r, 20));
+      p2.write("r");
+      await new Promise((r) => setTimeout(r, 20));
+      await assert.rejects(loop({ timeout: 1000, count: 1, map: ctx.map }), ExitNow);
+      assert.equal(reads, 0);
+      // No new event for the reader: it must still be a candidate, found without waiting.
+      await poll(0, ctx.map);
+      assert.equal(reads, 1);
+    } finally {
+      exiting.close();
+      reader.close();
+      for (const x of [p1, p2]) x.destroy();
+      s1.close();
+      s2.close();
+    }
+  });
+
   test("poll() runs exactly one iteration", async () => {
     let reads = 0;
     class Reader extends Dispatcher {
