@@ -141,6 +141,13 @@ const COPY_LIMIT = 32 * 1024;
 
 let readBuffer: Buffer;
 let readOffset = 0;
+/**
+ * Views of the read area's first n bytes, by n (up to {@link VIEW_CACHE_MAX}): copying a small
+ * read out needs one, and making it costs more than the copy. Dropped when the area moves.
+ */
+const VIEW_CACHE_MAX = 4096;
+const areaViews: Array<Buffer | undefined> = new Array(VIEW_CACHE_MAX + 1).fill(undefined);
+let areaViewsUsed = false;
 let minRead = 64 * 1024;
 let EV_DATA = 0;
 
@@ -160,7 +167,15 @@ function takeRead(n: number): Buffer {
   const start = readOffset;
   if (n <= COPY_LIMIT) {
     const chunk = Buffer.allocUnsafe(n);
-    chunk.set(readBuffer.subarray(start, start + n));
+    let view = n <= VIEW_CACHE_MAX ? areaViews[n] : undefined;
+    if (view === undefined) {
+      view = readBuffer.subarray(start, start + n);
+      if (n <= VIEW_CACHE_MAX) {
+        areaViews[n] = view;
+        areaViewsUsed = true;
+      }
+    }
+    chunk.set(view);
     return chunk;
   }
   const chunk = readBuffer.subarray(start, start + n);
@@ -171,6 +186,10 @@ function takeRead(n: number): Buffer {
     readOffset = 0;
   }
   loaded!.setReadBuffer(readBuffer, readOffset);
+  if (areaViewsUsed) {
+    areaViews.fill(undefined);
+    areaViewsUsed = false;
+  }
   return chunk;
 }
 
