@@ -47,6 +47,8 @@ const lines = frameText === "lines";
 const frame = lines ? null : argInt(frameText, "frame (lines or a byte count)", 1, 64 * 1024 * 1024);
 const NEWLINE = Buffer.from("\n");
 const EMPTY = Buffer.alloc(0);
+/** `Buffer.allocUnsafe()` takes buffers smaller than this from its pool, others are allocated apart. */
+const POOL_LIMIT = Buffer.poolSize >>> 1;
 
 /** Echoes whole frames of `frame` bytes. */
 class FramedEcho extends AsyncChat {
@@ -63,7 +65,9 @@ class FramedEcho extends AsyncChat {
 /**
  * Echoes every line, its terminator included. The pieces of a line (one per read it spans) are
  * pushed as they are, only the last one copied to join its `"\n"`: the line goes back in as
- * many sends as it came in reads, and only its last read is copied.
+ * many sends as it came in reads, and only its last read is copied. A last piece too large for
+ * Node's buffer pool is pushed as it is, and the `"\n"` after it: copying it would take a fresh
+ * allocation (and its page faults) to add one byte, dearer than one more small send.
  */
 class LineEcho extends AsyncChat {
   #parts: Buffer[] = [];
@@ -79,6 +83,12 @@ class LineEcho extends AsyncChat {
     const last = parts.length - 1;
     for (let i = 0; i < last; i++) this.push(parts[i]!);
     const tail = last >= 0 ? parts[last]! : EMPTY;
+    if (tail.length + 1 >= POOL_LIMIT) {
+      while (parts.length > 0) parts.pop();
+      this.push(tail);
+      this.push(NEWLINE);
+      return;
+    }
     const line = Buffer.allocUnsafe(tail.length + 1);
     line.set(tail, 0);
     line[tail.length] = NEWLINE[0]!;

@@ -44,6 +44,11 @@ describe("bench/servers/chat-echo.js", () => {
       assert.equal(got(), "abc\n", "a partial line was echoed");
       sock.write("f\n\nlast\n");
       await until(() => got() === "abc\ndef\n\nlast\n");
+      // Lines longer than a read, and than Node's buffer pool takes.
+      const long = "x".repeat(200_000);
+      sock.write(`${long}\n${long.slice(0, 5000)}`);
+      sock.write(`\nend\n`);
+      await until(() => got() === `abc\ndef\n\nlast\n${long}\n${long.slice(0, 5000)}\nend\n`);
     } finally {
       sock.destroy();
       await server.stop();
