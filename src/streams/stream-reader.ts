@@ -49,17 +49,24 @@ interface Waiter {
 }
 
 /**
- * A `read(n)` waiting for data without an async frame of its own: it is also the read's
- * identity (`#current`). Woken, it takes the bytes in a microtask, where the frame of an async
- * `read` would have resumed. Defined by `StreamReader`'s static block, which gives it the
- * reader's private members.
+ * What a waiting `read(n)` holds in `#waiter`: its gate's resolvers are kept by the reader
+ * itself, so the read needs no waiter object of its own.
  */
-let PendingRead: new (
-  reader: StreamReader,
-  n: number,
-  resolve: (data: Buffer) => void,
-  reject: (err: unknown) => void,
-) => Waiter;
+const GATED: Waiter = {
+  resolve() {},
+  fail() {},
+};
+
+/**
+ * Where `new Promise(capture)` leaves the resolvers of a read's gate: the executor is one
+ * shared function rather than a closure made per read.
+ */
+let capturedResolve: () => void = () => {};
+let capturedReject: (err: unknown) => void = () => {};
+function capture(resolve: () => void, reject: (err: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
 
 /**
  * A buffer of received bytes with awaitable reads: lines, separator-terminated records, exact
@@ -100,6 +107,15 @@ export class StreamReader {
   #waiter: Waiter | null = null;
   /** Identity of the read in progress, or null. */
   #current: object | null = null;
+  /** The gate of a waiting `read(n)` (see `#waitToRead`): its resolvers and its `n`. */
+  #gateResolve: (() => void) | null = null;
+  #gateReject: ((err: unknown) => void) | null = null;
+  #gateN = 0;
+  /**
+   * The gate's reaction, made by the first read that waits and kept: the gate then resolves
+   * with no value, which the engine settles without looking up a `then` on it.
+   */
+  #takeFn: (() => Buffer) | null = null;
   /** Chunks already taken by a waiting `read(-1)`; put back if it fails. */
   #claimed: Buffer[] | null = null;
   #flow: ReadingFlowControl | null = null;
@@ -112,42 +128,6 @@ export class StreamReader {
       bufferedBytes: (reader) => reader.#buffer.length,
       isPaused: (reader) => reader.#paused,
     });
-    PendingRead = class implements Waiter {
-      readonly #reader: StreamReader;
-      readonly #n: number;
-      readonly #resolve: (data: Buffer) => void;
-      readonly #reject: (err: unknown) => void;
-      constructor(
-        reader: StreamReader,
-        n: number,
-        resolve: (data: Buffer) => void,
-        reject: (err: unknown) => void,
-      ) {
-        this.#reader = reader;
-        this.#n = n;
-        this.#resolve = resolve;
-        this.#reject = reject;
-      }
-      resolve(): void {
-        queueMicrotask(() => this.take());
-      }
-      fail(err: unknown): void {
-        queueMicrotask(() => this.#reject(err));
-      }
-      /** Run as the read: take the bytes and settle. */
-      take(): void {
-        const reader = this.#reader;
-        try {
-          const data = reader.#buffer.take(Math.min(this.#n, reader.#buffer.length));
-          reader.#maybeResume();
-          this.#resolve(data);
-        } catch (err) {
-          this.#reject(err);
-        } finally {
-          reader.#leave(this);
-        }
-      }
-    };
   }
 
   /**
@@ -252,15 +232,35 @@ export class StreamReader {
     return this.#waitToRead(n);
   }
 
-  /** `#readSome` when nothing is buffered (apart, so a read that need not wait allocates no context). */
+  /**
+   * `#readSome` when nothing is buffered. The read waits on a gate that `feedData`,
+   * `feedEof` or `setException` settles at once; the bytes are taken in the gate's reaction,
+   * one microtask later, where the frame of an async `read` would have resumed (so bytes fed
+   * in the same turn go to this read), and the caller sees the result one microtask after
+   * that, as it would from an async function. No closure, no waiter object: the reader holds
+   * the gate's resolvers and its reaction.
+   */
   #waitToRead(n: number): Promise<Buffer> {
-    const wait = new Promise<Buffer>((resolve, reject) => {
-      const pending = new PendingRead(this, n, resolve, reject);
-      this.#current = pending;
-      this.#waiter = pending;
-    });
+    const gate = new Promise<void>(capture);
+    this.#gateResolve = capturedResolve;
+    this.#gateReject = capturedReject;
+    this.#gateN = n;
+    this.#current = GATED;
+    this.#waiter = GATED;
+    const read = gate.then((this.#takeFn ??= () => this.#takeGated()));
     this.#resumeToWait();
-    return wait;
+    return read;
+  }
+
+  /** Run as the woken `read(n)`: take the bytes; the reader is free again, even on a throw. */
+  #takeGated(): Buffer {
+    try {
+      const data = this.#buffer.take(Math.min(this.#gateN, this.#buffer.length));
+      this.#maybeResume();
+      return data;
+    } finally {
+      this.#leave(GATED);
+    }
   }
 
   async #read(n: number, opts: ReadOptions): Promise<Buffer> {
@@ -495,7 +495,13 @@ export class StreamReader {
     const waiter = this.#waiter;
     if (waiter === null) return;
     this.#waiter = null;
-    waiter.resolve();
+    if (waiter === GATED) {
+      const resolve = this.#gateResolve!;
+      this.#gateResolve = this.#gateReject = null;
+      resolve();
+    } else {
+      waiter.resolve();
+    }
   }
 
   /** Reject the waiting read now, giving back what a `read(-1)` took and freeing the reader. */
@@ -509,7 +515,13 @@ export class StreamReader {
       this.#claimed = null;
     }
     this.#current = null;
-    waiter.fail(err);
+    if (waiter === GATED) {
+      const reject = this.#gateReject!;
+      this.#gateResolve = this.#gateReject = null;
+      reject(err);
+    } else {
+      waiter.fail(err);
+    }
   }
 
   /** `separator` as sorted Buffers, reusing the last conversion when the strings repeat. */
