@@ -28,12 +28,14 @@ const writers = new Set<StreamWriter>();
 async function echo(reader: StreamReader, writer: StreamWriter): Promise<void> {
   writers.add(writer);
   const transport = writer.transport;
+  // The limits stay as set at connect: read once, not an array per message.
+  const high = transport.getWriteBufferLimits()[1];
   try {
     for (;;) {
       const data = await reader.read(65536);
       if (data.length === 0) break;
       writer.write(data);
-      if (transport.getWriteBufferSize() > transport.getWriteBufferLimits()[1]) await writer.drain();
+      if (transport.getWriteBufferSize() > high) await writer.drain();
     }
   } finally {
     writers.delete(writer);
