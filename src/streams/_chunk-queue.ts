@@ -41,8 +41,16 @@ export class ChunkQueue {
   /** Append a chunk without copying it; empty chunks are ignored. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (this.#chunks === NONE) this.#chunks = [chunk];
-    else this.#chunks.push(chunk);
+    const chunks = this.#chunks;
+    if (chunks === NONE) {
+      this.#chunks = [chunk];
+    } else if (this.#head === 1 && chunks.length === 1) {
+      // The emptied one-slot array (see `#dropFirst`) takes the chunk back in place.
+      chunks[0] = chunk;
+      this.#head = 0;
+    } else {
+      chunks.push(chunk);
+    }
     this.#length += chunk.length;
   }
 
@@ -172,8 +180,12 @@ export class ChunkQueue {
     this.#head++;
     this.#offset = 0;
     if (this.#head === this.#chunks.length) {
-      this.#chunks = NONE;
-      this.#head = 0;
+      // A one-slot array is kept, empty (head past its end), for the next push: a queue
+      // that gets one chunk at a time and is read empty each time allocates no array.
+      if (this.#head > 1) {
+        this.#chunks = NONE;
+        this.#head = 0;
+      }
     } else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
       this.#head = 0;
