@@ -28,6 +28,8 @@ export interface ReadOptions {
 export type Separator = Uint8Array | string | ReadonlyArray<Uint8Array | string>;
 
 const DEFAULT_LIMIT = 65536;
+/** The options of a read called without any: one shared object, not a new `{}` per call. */
+const NO_OPTIONS: ReadOptions = Object.freeze({});
 const EMPTY = Buffer.alloc(0);
 const LF = 0x0a;
 const NEWLINE: readonly Buffer[] = [Buffer.from("\n")];
@@ -209,7 +211,7 @@ export class StreamReader {
    *   `ERR_READ_IN_PROGRESS` while another read waits; `ERR_INVALID_ARG_VALUE` for a
    *   non-integer `n`.
    */
-  read(n = -1, opts: ReadOptions = {}): Promise<Buffer> {
+  read(n = -1, opts: ReadOptions = NO_OPTIONS): Promise<Buffer> {
     // The usual call runs without an async frame: a read that waits holds one promise.
     if (typeof n === "number" && n > 0 && Number.isInteger(n) && opts !== null && opts.signal === undefined) {
       return this.#readSome(n);
@@ -287,7 +289,7 @@ export class StreamReader {
    *   `limit`; as asyncio does, the line is then discarded through its `\n` if it is buffered,
    *   else the whole buffer is. Also the errors listed for `read`.
    */
-  async readLine(opts: ReadOptions = {}): Promise<Buffer> {
+  async readLine(opts: ReadOptions = NO_OPTIONS): Promise<Buffer> {
     this.#enter(opts.signal);
     const op = {};
     try {
@@ -316,7 +318,7 @@ export class StreamReader {
    *   `partial` holds the bytes that were buffered, which are consumed. `ERR_INVALID_ARG_VALUE`
    *   when `n` is negative or not an integer. Also the errors listed for `read`.
    */
-  async readExactly(n: number, opts: ReadOptions = {}): Promise<Buffer> {
+  async readExactly(n: number, opts: ReadOptions = NO_OPTIONS): Promise<Buffer> {
     checkInteger("read exactly", n);
     if (n < 0) throw invalidArgValue(`Cannot read exactly: n must be >= 0, got ${n}`);
     this.#enter(opts.signal);
@@ -351,7 +353,7 @@ export class StreamReader {
    * const record = await reader.readUntil(["\r\n", "\n"]);
    * ```
    */
-  async readUntil(separator: Separator = "\n", opts: ReadOptions = {}): Promise<Buffer> {
+  async readUntil(separator: Separator = "\n", opts: ReadOptions = NO_OPTIONS): Promise<Buffer> {
     const seps = this.#separators(separator);
     this.#enter(opts.signal);
     const op = {};
