@@ -212,14 +212,14 @@ export class StreamReader {
    *   non-integer `n`.
    */
   read(n = -1, opts: ReadOptions = NO_OPTIONS): Promise<Buffer> {
-    // The usual call runs without an async frame: a read that waits holds one promise.
+    // The usual call runs without an async frame: a read that waits holds its gate and its result.
     if (typeof n === "number" && n > 0 && Number.isInteger(n) && opts !== null && opts.signal === undefined) {
       return this.#readSome(n);
     }
     return this.#read(n, opts);
   }
 
-  /** `read(n)` for n > 0 without a signal: what `#read` does, with one promise and no frame. */
+  /** `read(n)` for n > 0 without a signal: what `#read` does, without an async frame. */
   #readSome(n: number): Promise<Buffer> {
     try {
       this.#enter(undefined);
