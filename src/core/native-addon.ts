@@ -134,9 +134,11 @@ export function addonLoadError(): Error | undefined {
  * Buffer of its own (from Node's pool when small) and the area stays put. A longer one is handed
  * out as a view of the slab, without a copy, and the area moves past it; when less than the
  * addon's minimum is left, a new slab starts. A slab is freed once every view of it is, so a
- * view kept alive holds at most `READ_SLAB_SIZE / COPY_LIMIT` (4) times its own size.
+ * view kept alive holds at most `READ_SLAB_SIZE / COPY_LIMIT` (2) times its own size. (Larger
+ * slabs would take more reads each, but let a kept view hold more: a reader that keeps chunks
+ * would hold that much more memory.)
  */
-const READ_SLAB_SIZE = 128 * 1024;
+const READ_SLAB_SIZE = 64 * 1024;
 const COPY_LIMIT = 32 * 1024;
 
 let readBuffer: Buffer;
