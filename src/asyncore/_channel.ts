@@ -20,7 +20,7 @@ import type {
 import type { Scheduler } from "./_scheduler.js";
 import type { Dispatcher } from "./dispatcher.js";
 
-/** Pause reading from a socket while this many received bytes wait for `recv()`. */
+/** Pause reading from a socket while more than this many received bytes wait for `recv()`. */
 export const READ_QUEUE_LIMIT = 64 * 1024;
 /** A dispatcher's socket "can take more" while fewer than this many bytes wait to be sent. */
 export const SEND_BUFFER_HIGH = 256 * 1024;
@@ -220,7 +220,9 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
     if (input === undefined) this.input = input = { chunks: [chunk], head: 0, offset: 0, queued: 0 };
     else input.chunks.push(chunk);
     input.queued += chunk.length;
-    if (input.queued >= READ_QUEUE_LIMIT) this.conn?.pauseReading();
+    // More than the limit, not as much: a full 64 KiB read alone must not pause and resume
+    // reading (two system calls) each time.
+    if (input.queued > READ_QUEUE_LIMIT) this.conn?.pauseReading();
     this.markFromEvent();
   }
 
@@ -316,7 +318,7 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
       input.offset += n;
     }
     input.queued -= out.length;
-    if (input.queued < READ_QUEUE_LIMIT && this.conn !== undefined && !this.conn.reading && !this.gone) {
+    if (input.queued <= READ_QUEUE_LIMIT && this.conn !== undefined && !this.conn.reading && !this.gone) {
       this.conn.resumeReading();
     }
     return out;
