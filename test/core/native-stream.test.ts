@@ -140,7 +140,8 @@ describe("native backend: streams", { skip: skipUnlessBuilt }, () => {
         // Sizes on both sides of the copy limit (32 KiB) and of a read area (64–128 KiB), each
         // sent alone so that it arrives as reads of its own.
         // The small sizes come again after the large ones have moved the read area.
-        const sizes = [1, 100, 4096, 32 * 1024, 32 * 1024 + 1, 65_536, 128 * 1024 + 5, 300_000, 7, 1, 100, 4096];
+        const small = [1, 100, 4096];
+        const sizes = [...small, 32 * 1024, 32 * 1024 + 1, 65_536, 128 * 1024 + 5, 300_000, 7, ...small];
         const parts = sizes.map((n, k) => {
           const b = Buffer.alloc(n);
           for (let i = 0; i < n; i++) b[i] = (i * 31 + k * 17 + (i >> 9)) & 0xff;
