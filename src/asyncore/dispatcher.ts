@@ -233,7 +233,7 @@ export class Dispatcher {
    * are open (refusals reach `handleAcceptError` as `ERR_LIMIT_REACHED`, at most once a
    * second); `idleTimeout` (ms) closes a connection whose peer sent nothing for that long (its
    * dispatcher sees EOF: `handleClose()`). Both default to no limit. Input is bounded without
-   * an option: reading pauses while 64 KiB wait for `recv()`.
+   * an option: reading pauses while more than 64 KiB wait for `recv()`.
    *
    * @throws `ERR_INVALID_ARG_VALUE`/`ERR_INVALID_ARG_TYPE` for a bad limit.
    */
