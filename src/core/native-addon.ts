@@ -112,8 +112,8 @@ export function loadAddon(): NativeAddon | undefined {
   }
   try {
     const addon = createRequire(import.meta.url)(file) as NativeAddon;
-    minRead = addon.MIN_READ_SIZE;
-    readBuffer = Buffer.allocUnsafeSlow(Math.max(READ_SLAB_SIZE, minRead));
+    readSize = addon.MIN_READ_SIZE;
+    readBuffer = Buffer.allocUnsafeSlow(readSize);
     EV_DATA = addon.EV_DATA;
     addon.init(dispatch, readBuffer);
     loaded = addon;
@@ -129,28 +129,24 @@ export function addonLoadError(): Error | undefined {
 }
 
 /**
- * Where reads land: the addon reads into `readBuffer` from `readOffset` on, and `EV_DATA` says
- * how many bytes it put there. A read of at most {@link COPY_LIMIT} bytes is copied out into a
- * Buffer of its own (from Node's pool when small) and the area stays put. A longer one is handed
- * out as a view of the slab, without a copy, and the area moves past it; when less than the
- * addon's minimum is left, a new slab starts. A slab is freed once every view of it is, so a
- * view kept alive holds at most `READ_SLAB_SIZE / COPY_LIMIT` (2) times its own size. (Larger
- * slabs would take more reads each, but let a kept view hold more: a reader that keeps chunks
- * would hold that much more memory.)
+ * Where reads land: the addon reads into `readBuffer` (the least it accepts, one full read), and
+ * `EV_DATA` says how many bytes it put at its start. A read of at most {@link COPY_LIMIT} bytes
+ * is copied out into a Buffer of its own (from Node's pool when small) and the read buffer stays.
+ * A longer one is handed out as a view of the read buffer, without a copy, and the addon gets a
+ * new read buffer; a view kept alive thus holds at most twice its own size. (A larger read
+ * buffer shared by several views would allocate less often, but let a kept view hold more.)
  */
-const READ_SLAB_SIZE = 64 * 1024;
 const COPY_LIMIT = 32 * 1024;
 
 let readBuffer: Buffer;
-let readOffset = 0;
+let readSize = 64 * 1024;
 /**
- * Views of the read area's first n bytes, by n (up to {@link VIEW_CACHE_MAX}): copying a small
- * read out needs one, and making it costs more than the copy. Dropped when the area moves.
+ * Views of the read buffer's first n bytes, by n (up to {@link VIEW_CACHE_MAX}): copying a
+ * small read out needs one, and making it costs more than the copy. Dropped with the buffer.
  */
 const VIEW_CACHE_MAX = 4096;
 const areaViews: Array<Buffer | undefined> = new Array(VIEW_CACHE_MAX + 1).fill(undefined);
 let areaViewsUsed = false;
-let minRead = 64 * 1024;
 let EV_DATA = 0;
 
 /**
@@ -166,12 +162,11 @@ function dispatch(this: NativeHandle, kind: number, a: unknown, b: unknown, c: u
 
 /** The `n` bytes just read, as a Buffer that stays valid after the next read. */
 function takeRead(n: number): Buffer {
-  const start = readOffset;
   if (n <= COPY_LIMIT) {
     const chunk = Buffer.allocUnsafe(n);
     let view = n <= VIEW_CACHE_MAX ? areaViews[n] : undefined;
     if (view === undefined) {
-      view = readBuffer.subarray(start, start + n);
+      view = readBuffer.subarray(0, n);
       if (n <= VIEW_CACHE_MAX) {
         areaViews[n] = view;
         areaViewsUsed = true;
@@ -180,14 +175,9 @@ function takeRead(n: number): Buffer {
     chunk.set(view);
     return chunk;
   }
-  const chunk = readBuffer.subarray(start, start + n);
-  // The next area starts 8-byte aligned past this read, or on a new slab.
-  readOffset = (start + n + 7) & ~7;
-  if (readBuffer.length - readOffset < minRead) {
-    readBuffer = Buffer.allocUnsafeSlow(Math.max(READ_SLAB_SIZE, minRead));
-    readOffset = 0;
-  }
-  loaded!.setReadBuffer(readBuffer, readOffset);
+  const chunk = readBuffer.subarray(0, n);
+  readBuffer = Buffer.allocUnsafeSlow(readSize);
+  loaded!.setReadBuffer(readBuffer);
   if (areaViewsUsed) {
     areaViews.fill(undefined);
     areaViewsUsed = false;
