@@ -628,12 +628,11 @@ napi_value MAccept(napi_env env, napi_callback_info info) {
   return NewHandle(env, s->addon, fd, s->family, s->type);
 }
 
-ssize_t SendAll(int fd, const struct msghdr* msg) {
-  ssize_t n;
-  do {
-    n = sendmsg(fd, msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n;
+// What a send returned, as write()/writev() answer: bytes taken, 0 when the kernel takes none
+// now, or -errno.
+napi_value Sent(napi_env env, ssize_t n) {
+  if (n >= 0) return Int(env, n);
+  return Int(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
 }
 
 // write(buffer[, offset]) -> bytes taken (0 when the kernel takes none now) | -errno
@@ -656,8 +655,7 @@ napi_value MWrite(napi_env env, napi_callback_info info) {
   do {
     n = send(s->fd, static_cast<char*>(data) + offset, length - offset, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return Int(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
-  return Int(env, n);
+  return Sent(env, n);
 }
 
 // writev(buffers, offsetInFirst) -> bytes taken | -errno
@@ -699,9 +697,11 @@ napi_value MWritev(napi_env env, napi_callback_info info) {
   memset(&msg, 0, sizeof(msg));
   msg.msg_iov = iov;
   msg.msg_iovlen = used;
-  ssize_t n = SendAll(s->fd, &msg);
-  if (n < 0) return Int(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
-  return Int(env, n);
+  ssize_t n;
+  do {
+    n = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return Sent(env, n);
 }
 
 // sendto(buffer, host, port) | sendto(buffer) on a connected datagram socket -> bytes | -errno
