@@ -6,6 +6,7 @@
  */
 import type net from "node:net";
 import { connectionLimitError, connectSocket, describeFdLimit, type LoadTarget } from "./connect-target.js";
+import { destroySocket, settleWithin } from "./load-socket.js";
 
 /** Options of {@link openIdleConnections}. */
 export interface IdleOptions {
@@ -35,21 +36,8 @@ export interface IdleConnections {
 }
 
 /** Destroy sockets and wait for their `'close'` events, bounded in time. */
-export async function destroyAll(sockets: Iterable<net.Socket>, capMs = 2000): Promise<void> {
-  const waits: Promise<void>[] = [];
-  for (const sock of sockets) {
-    if (!sock.closed) waits.push(new Promise((resolve) => sock.once("close", () => resolve())));
-    sock.destroy();
-  }
-  if (waits.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(waits),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, capMs);
-    }),
-  ]);
-  clearTimeout(timer);
+export function destroyAll(sockets: Iterable<net.Socket>, capMs = 2000): Promise<void> {
+  return settleWithin(Array.from(sockets, destroySocket), capMs);
 }
 
 /** Watch an established idle connection for anything that should not happen to it. */

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type net from "node:net";
 import { invalidArgValue } from "../errors.js";
 import { connectionLimitError, type LoadTarget, normalizeTarget, probeEcho } from "./connect-target.js";
-import { destroyAll, type IdleConnections, openIdleConnections } from "./idle-connections.js";
+import { type IdleConnections, openIdleConnections } from "./idle-connections.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 import { makeMessages } from "./load-messages.js";
+import { checkLoadClient, defaultLoadClient, type LoadClient, settleWithin } from "./load-socket.js";
 import { PingPong, RunState } from "./ping-pong.js";
 
 /** Options of {@link runLoad}: a target (TCP `host`/`port` or Unix `path`) and the load. */
@@ -27,8 +27,14 @@ export interface LoadOptions extends LoadTarget {
   lines?: boolean;
   /** Length of the measured window in milliseconds (1..86400000). */
   durationMs: number;
-  /** Extra connections opened first that stay connected and quiet (default 0). */
+  /** Extra connections opened first that stay connected and quiet (default 0); always `node:net`. */
   idle?: number;
+  /**
+   * What the busy connections run on: `"native"`, the native backend's connections (direct
+   * system calls, the cheaper client), or `"net"`, `node:net` sockets. Default: `"native"` where
+   * the native backend is in use, else `"net"` (see `defaultLoadClient()`).
+   */
+  client?: LoadClient;
   /** Called every `progressIntervalMs` while idle connections open and while the load runs. */
   onProgress?: (progress: LoadProgress) => void;
   /** Default 250. */
@@ -100,6 +106,12 @@ export interface LoadResult {
   lines: boolean;
   /** Idle connections that were open during the window. */
   idle: number;
+  /** The client the busy connections ran on. */
+  client: LoadClient;
+  /** CPU time (user + system) this process used during the window, in ms. */
+  clientCpuMs: number;
+  /** `clientCpuMs` as a percentage of one core over the window (100 = one core busy). */
+  clientCpuPercent: number;
 }
 
 const MAX_SIZE = 64 * 1024 * 1024;
@@ -148,11 +160,13 @@ async function connectAll(pingers: PingPong[], timeoutMs: number): Promise<void>
  * echoed bytes, checks every byte and records
  * the round-trip time. The window ends on time even if the server hangs; then every connection
  * is destroyed. A connection that fails during the window is counted in `errors` and reconnects
- * after 20 ms.
+ * after 20 ms. The busy connections run on `opts.client`; the CPU time this process used during the
+ * window is reported with the result, so a load generator near 100 % of its core shows itself.
  *
  * No Python counterpart: this is the engine of the `asyncore bench` command.
  *
- * @throws Rejects with `ERR_INVALID_ARG_VALUE` for bad options; with the connect error
+ * @throws Rejects with `ERR_INVALID_ARG_VALUE` for bad options; with `ERR_BACKEND_UNAVAILABLE`
+ * for the `native` client where the native backend is not in use; with the connect error
  * (`ECONNREFUSED`, `EMFILE` with advice to raise `ulimit -n`, `ETIMEDOUT`, …) when a connection
  * cannot be opened before the window; with `signal.reason` when aborted.
  * @example
@@ -170,6 +184,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   checkInt("idle", idleTarget, 0, 1_000_000);
   const timeoutMs = opts.connectTimeoutMs ?? 10_000;
   const intervalMs = Math.max(10, opts.progressIntervalMs ?? 250);
+  const client = opts.client === undefined ? defaultLoadClient() : checkLoadClient(opts.client);
   opts.signal?.throwIfAborted();
 
   const lines = opts.lines === true;
@@ -210,11 +225,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       await probeEcho(target, timeoutMs);
       await opts.onIdleReady?.(idle.count);
     }
-    for (let i = 0; i < opts.conns; i++) pingers.push(new PingPong(state, target, i));
+    for (let i = 0; i < opts.conns; i++) pingers.push(new PingPong(state, target, i, client));
     await connectAll(pingers, timeoutMs);
     opts.signal?.throwIfAborted();
 
     opts.onWindowStart?.();
+    const cpuAtStart = process.cpuUsage();
     const started = performance.now();
     for (const p of pingers) p.start();
     let lastAt = started;
@@ -229,25 +245,28 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     await sleep(opts.durationMs, opts.signal);
     state.stopping = true;
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuAtStart);
     opts.onWindowEnd?.();
-    return summarize(state, seconds, opts.conns, opts.size, lines, idle?.count ?? 0);
+    const run = { seconds, conns: opts.conns, size: opts.size, lines, idle: idle?.count ?? 0, client };
+    return summarize(state, run, (cpu.user + cpu.system) / 1000);
   } finally {
     state.stopping = true;
     clearInterval(ticker);
-    const sockets: net.Socket[] = [];
-    for (const p of pingers) p.stop(sockets);
-    await Promise.all([destroyAll(sockets), idle?.close()]);
+    await Promise.all([
+      settleWithin(
+        pingers.map((p) => p.stop()),
+        2000,
+      ),
+      idle?.close(),
+    ]);
   }
 }
 
-function summarize(
-  state: RunState,
-  seconds: number,
-  conns: number,
-  size: number,
-  lines: boolean,
-  idle: number,
-): LoadResult {
+/** How a run was made, as the result reports it. */
+type RunShape = Pick<LoadResult, "seconds" | "conns" | "size" | "lines" | "idle" | "client">;
+
+function summarize(state: RunState, run: RunShape, cpuMs: number): LoadResult {
+  const { seconds } = run;
   const h = state.histogram;
   const ms = (ns: number): number => ns / 1e6;
   return {
@@ -267,9 +286,12 @@ function summarize(
     errors: state.errors,
     mismatches: state.mismatches,
     errorCodes: { ...state.errorCodes },
-    conns,
-    size,
-    lines,
-    idle,
+    conns: run.conns,
+    size: run.size,
+    lines: run.lines,
+    idle: run.idle,
+    client: run.client,
+    clientCpuMs: cpuMs,
+    clientCpuPercent: (cpuMs / (seconds * 1000)) * 100,
   };
 }

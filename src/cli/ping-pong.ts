@@ -1,16 +1,14 @@
 /**
  * One busy connection of the load generator and the counters all of them share. Written to
  * allocate nothing per message: messages are made once per run (`load-messages.ts`), replies
- * are read into a reused buffer and compared in place.
+ * are compared in place where they were read (the `net` client reads into a reused buffer).
  *
  * @module
  */
-import type net from "node:net";
-import { connectSocket, type LoadTarget } from "./connect-target.js";
+import type { LoadTarget } from "./connect-target.js";
 import type { LatencyHistogram } from "./latency-histogram.js";
+import { connectLoadSocket, type LoadClient, type LoadSocket } from "./load-socket.js";
 
-/** Bytes read at most per read call on one connection. */
-const READ_BUFFER = 64 * 1024;
 /** Pause before a failed connection reconnects. */
 const RECONNECT_MS = 20;
 
@@ -40,14 +38,15 @@ export class RunState {
 
 /**
  * A connection that sends a message, waits for all of its echo, verifies it and records the
- * round-trip time, then sends the next one, until the run stops.
+ * round-trip time, then sends the next one, until the run stops. It runs on either client
+ * (`load-socket.ts`): the socket only writes and reports reads and faults.
  */
 export class PingPong {
   #state: RunState;
   #target: LoadTarget;
   #index: number;
-  #readBuffer = Buffer.allocUnsafe(READ_BUFFER);
-  #sock: net.Socket | undefined;
+  #client: LoadClient;
+  #sock: LoadSocket | undefined;
   #seq = 0;
   /** The message in flight. */
   #message: Buffer | undefined;
@@ -58,28 +57,28 @@ export class PingPong {
   #retry: NodeJS.Timeout | undefined;
   #stopper = new AbortController();
 
-  constructor(state: RunState, target: LoadTarget, index: number) {
+  constructor(state: RunState, target: LoadTarget, index: number, client: LoadClient) {
     this.#state = state;
     this.#target = target;
     this.#index = index;
+    this.#client = client;
   }
 
   /** Connect; rejects with the connect error, or with an `AbortError` once stopped. */
   async connect(timeoutMs: number): Promise<void> {
-    const sock = await connectSocket(this.#target, {
-      timeoutMs,
-      signal: this.#stopper.signal,
-      onread: { buffer: this.#readBuffer, callback: this.#onRead },
-    });
+    let sock: LoadSocket | undefined;
+    sock = await connectLoadSocket(
+      this.#client,
+      this.#target,
+      { timeoutMs, signal: this.#stopper.signal },
+      { onRead: this.#onRead, onFault: (code) => this.#fail(sock!, code) },
+    );
+    // Stopped while the connect's last step was under way: stop() found no socket to close.
+    if (this.#stopper.signal.aborted) {
+      void sock.destroy();
+      throw this.#stopper.signal.reason;
+    }
     this.#sock = sock;
-    let failed = false;
-    const fail = (code: string): void => {
-      if (failed) return;
-      failed = true;
-      this.#fail(sock, code);
-    };
-    sock.on("error", (err: Error & { code?: string }) => fail(err.code ?? "ERR_UNKNOWN"));
-    sock.on("end", () => fail("ERR_UNEXPECTED_EOF"));
   }
 
   /** Send the first message. */
@@ -87,12 +86,13 @@ export class PingPong {
     this.#send();
   }
 
-  /** Stop for good: cancel a pending reconnect and hand over the socket to be destroyed. */
-  stop(into: net.Socket[]): void {
+  /** Stop for good: cancel a pending reconnect and close the socket; resolves once it is closed. */
+  stop(): Promise<void> {
     clearTimeout(this.#retry);
     this.#stopper.abort();
-    if (this.#sock) into.push(this.#sock);
+    const sock = this.#sock;
     this.#sock = undefined;
+    return sock?.destroy() ?? Promise.resolve();
   }
 
   #send(): void {
@@ -108,12 +108,12 @@ export class PingPong {
     this.#sock.write(message);
   }
 
-  #onRead = (nread: number, buf: Uint8Array): boolean => {
+  #onRead = (nread: number, buf: Uint8Array): void => {
     const state = this.#state;
-    if (state.stopping) return true;
+    if (state.stopping) return;
     if (!this.#inFlight) {
       state.mismatches += 1;
-      return true;
+      return;
     }
     const take = Math.min(nread, state.size - this.#received);
     const from = this.#received;
@@ -129,13 +129,12 @@ export class PingPong {
       if (this.#bad) state.mismatches += 1;
       this.#send();
     }
-    return true;
   };
 
-  #fail(sock: net.Socket, code: string): void {
+  #fail(sock: LoadSocket, code: string): void {
     const state = this.#state;
     state.fault(code);
-    sock.destroy();
+    void sock.destroy();
     if (this.#sock !== sock) return;
     this.#sock = undefined;
     this.#inFlight = false;

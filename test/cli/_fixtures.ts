@@ -49,6 +49,24 @@ export const corrupting: Behaviour = (socket) =>
     socket.write(copy);
   });
 
+/**
+ * Echo with one byte flipped: byte number `offset` (0-based) of each connection's stream; every
+ * other byte comes back as it was sent.
+ */
+export function corruptingAt(offset: number): Behaviour {
+  return (socket) => {
+    let seen = 0;
+    socket.on("data", (d) => {
+      if (offset >= seen && offset < seen + d.length) {
+        const copy = Buffer.from(d);
+        copy[offset - seen] = copy[offset - seen]! ^ 0xff;
+        socket.write(copy);
+      } else socket.write(d);
+      seen += d.length;
+    });
+  };
+}
+
 /** Echo every chunk followed by one extra byte. */
 export const chatty: Behaviour = (socket) =>
   socket.on("data", (d) => socket.write(Buffer.concat([d, Buffer.of(1)])));
