@@ -18,6 +18,7 @@ import { formatTarget, type LoadTarget } from "./connect-target.js";
 import { EchoServerProcess } from "./echo-server-process.js";
 import { formatBytes, formatFixed, formatInt, formatMs } from "./format.js";
 import type { LoadProgress } from "./load-generator.js";
+import { LOAD_CLIENTS, type LoadClient } from "./load-socket.js";
 import { type MeasuredResult, runMeasured } from "./measured-run.js";
 import { canPin, pinProcess } from "./process-stats.js";
 import { defaultServerDirs, ECHO_APIS, echoServerCommand } from "./server-scripts.js";
@@ -35,7 +36,7 @@ export const benchCommandDef: CommandDef = {
     "Ping-pong load against an echo server: each connection sends a message, waits for the whole echo, " +
     "verifies every byte, and goes again until the duration ends.",
   usage:
-    "[--host H] [--port P | --unix PATH | --spawn API] [--conns N] [--size BYTES] [--lines] [--duration MS] [--idle N] [--json]",
+    "[--host H] [--port P | --unix PATH | --spawn API] [--conns N] [--size BYTES] [--lines] [--duration MS] [--idle N] [--client net|native] [--json]",
   options: {
     host: { type: "string", value: "H", description: "Server host (default 127.0.0.1)" },
     port: { type: "string", short: "p", value: "P", description: "Server TCP port" },
@@ -48,6 +49,13 @@ export const benchCommandDef: CommandDef = {
     },
     duration: { type: "string", short: "d", value: "MS", description: "Measured time in ms (default 5000)" },
     idle: { type: "string", value: "N", description: "Extra idle connections opened first (default 0)" },
+    client: {
+      type: "string",
+      value: "CLIENT",
+      description:
+        "native|net: what the busy connections run on, the native backend (cheaper per message) or " +
+        "node:net (default native where the native backend is in use, else net)",
+    },
     json: { type: "boolean", description: "Print one JSON object instead of the summary" },
     spawn: {
       type: "string",
@@ -61,6 +69,8 @@ export const benchCommandDef: CommandDef = {
     "With --spawn the server runs as a child process (pinned to CPU 0 and this process to CPU 1 when\n" +
     "there are 2+ CPUs and taskset exists) and its CPU time per request and memory are reported;\n" +
     'with --lines it gets CHAT_ECHO_FRAME=lines, so bench/servers/chat-echo.js frames on "\\n".\n' +
+    "Idle connections always use node:net. The report gives this process's own CPU use: near 100 % of\n" +
+    "a core, the load generator rather than the server sets the pace.\n" +
     "Exit status: 0 all echoes verified, 1 errors or mismatches or failure, 2 bad usage, 130 interrupted.",
 };
 
@@ -73,6 +83,7 @@ interface BenchSettings {
   lines: boolean;
   durationMs: number;
   idle: number;
+  client: LoadClient | undefined;
   json: boolean;
   pin: boolean;
   serverDirs: string[];
@@ -107,6 +118,7 @@ function readSettings(args: ParsedArgs): BenchSettings {
     lines: flagOption(args, "lines"),
     durationMs: intOption(args, "duration", { min: 1, max: 3_600_000, default: 5000 }),
     idle: intOption(args, "idle", { min: 0, max: 1_000_000, default: 0 }),
+    client: choiceOption(args, "client", LOAD_CLIENTS),
     json: flagOption(args, "json"),
     pin: !flagOption(args, "no-pin"),
     serverDirs: servers !== undefined ? [servers] : defaultServerDirs(),
@@ -126,12 +138,13 @@ function summary(r: MeasuredResult, where: string, spawn: string | undefined): s
   const lines = [
     `asyncore bench: ${where}${spawn ? ` (${spawn})` : ""}, ${r.conns} connections x ${formatInt(r.size)} B` +
       `${r.lines ? " lines" : ""}, ` +
-      `${r.seconds.toFixed(2)} s, ${formatInt(r.idle)} idle`,
+      `${r.seconds.toFixed(2)} s, ${formatInt(r.idle)} idle, ${r.client} client`,
     `  requests    ${formatInt(r.requests)}  (${formatInt(r.reqPerSec)} req/s)`,
     `  throughput  ${r.mbPerSec.toFixed(2)} MB/s echoed (one direction)`,
     `  latency     p50 ${formatMs(r.latency.p50)} ms  p99 ${formatMs(r.latency.p99)} ms  ` +
       `p99.9 ${formatMs(r.latency.p999)} ms  (max ${formatMs(r.latency.max)} ms)`,
     `  errors      ${r.errors}${r.errors > 0 ? ` ${JSON.stringify(r.errorCodes)}` : ""}  mismatches ${r.mismatches}`,
+    `  client      ${r.client}: CPU ${formatFixed(r.clientCpuMs, 0)} ms = ${formatFixed(r.clientCpuPercent, 0)} % of one core`,
   ];
   const s = r.server;
   if (s) {
@@ -171,6 +184,7 @@ async function runInterruptible(
         lines: settings.lines,
         durationMs: settings.durationMs,
         idle: settings.idle,
+        ...(settings.client !== undefined && { client: settings.client }),
         signal: controller.signal,
         ...(live && { onProgress: (p: LoadProgress) => io.stdout.write(`\r\x1b[K${progressLine(p)}`) }),
       },

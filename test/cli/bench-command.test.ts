@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { nativeClientBackend } from "../../src/cli/native-load-socket.js";
 import { corrupting, echo, lineEcho, startTestServer } from "./_fixtures.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -83,6 +84,29 @@ describe("asyncore bench (CLI)", () => {
       for (const k of ["reqPerSec", "mbPerSec", "seconds"]) assert.equal(typeof r[k], "number");
       for (const k of ["p50", "p99", "p999"]) assert.ok(r.latency[k] > 0);
       assert.equal(r.server, undefined);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("runs on the client --client names and reports it, with its CPU use", async () => {
+    const server = await startTestServer(echo);
+    try {
+      const clients = nativeClientBackend() === undefined ? ["net"] : ["net", "native"];
+      for (const client of clients) {
+        const args = ["bench", "--port", String(server.port), "--duration", "200", "-c", "2", "-s", "2000"];
+        const out = await cli([...args, "--client", client, "--json"]);
+        assert.equal(out.status, 0, out.stderr);
+        const r = JSON.parse(out.stdout);
+        assert.equal(r.client, client);
+        assert.ok(r.requests > 0);
+        assert.equal(r.mismatches, 0);
+        assert.equal(typeof r.clientCpuPercent, "number");
+        const plain = await cli([...args, "--client", client]);
+        assert.equal(plain.status, 0, plain.stderr);
+        assert.match(plain.stdout, new RegExp(`, ${client} client\n`));
+        assert.match(plain.stdout, new RegExp(`client {6}${client}: CPU [\\d,]+ ms = \\d+ % of one core`));
+      }
     } finally {
       await server.close();
     }
@@ -238,6 +262,7 @@ process.once("SIGTERM", () => process.exit(0));
       "--lines",
       "--duration",
       "--idle",
+      "--client",
       "--json",
       "--spawn",
     ]) {
@@ -255,6 +280,7 @@ process.once("SIGTERM", () => process.exit(0));
       [["--spawn", "raw", "--port", "1"], /cannot be combined/],
       [["--spawn", "nope"], /Invalid --spawn: expected one of raw, dispatcher/],
       [["--port", "1", "extra"], /Unexpected argument: extra/],
+      [["--port", "1", "--client", "uring"], /Invalid --client: expected one of net, native, got "uring"/],
     ];
     const outs = await Promise.all(cases.map(([args]) => cli(["bench", ...args])));
     for (const [i, [args, message]] of cases.entries()) {
