@@ -35,6 +35,8 @@ export interface Summary {
   p99: number | null;
   p999: number | null;
   cpuUsPerRequest: number | null;
+  /** CPU use of the load generator over the window, % of one core. */
+  clientCpuPercent: number | null;
   bytesPerIdleConn: number | null;
   errors: number;
   mismatches: number;
@@ -72,6 +74,7 @@ export function summarize(records: readonly RunRecord[]): Summary[] {
       p99: median(ok.map((r) => r.latency.p99)),
       p999: median(ok.map((r) => r.latency.p999)),
       cpuUsPerRequest: median(ok.map((r) => r.server?.cpuUsPerRequest)),
+      clientCpuPercent: median(ok.map((r) => r.clientCpuPercent)),
       bytesPerIdleConn: median(ok.map((r) => r.server?.bytesPerIdleConn)),
       errors: ok.reduce((n, r) => n + r.errors, 0),
       mismatches: ok.reduce((n, r) => n + r.mismatches, 0),
@@ -90,7 +93,8 @@ function cell(value: number | null, show: (n: number) => string): string {
 
 /**
  * A markdown table of `summaries`: one row per configuration and server, ratios against the
- * `raw` row of the same configuration (req/s: higher is better; CPU and memory: lower is better).
+ * `raw` row of the same configuration (req/s: higher is better; CPU and memory: lower is better),
+ * and the load generator's own CPU use: near 100 % it, not the server, set the pace.
  */
 export function markdownTable(summaries: readonly Summary[]): string {
   const head = [
@@ -106,6 +110,7 @@ export function markdownTable(summaries: readonly Summary[]): string {
     "p99.9 ms",
     "CPU µs/req",
     "CPU ÷ raw",
+    "Load CPU %",
     "KiB/idle conn",
     "Mem ÷ raw",
     "Errors",
@@ -129,6 +134,7 @@ export function markdownTable(summaries: readonly Summary[]): string {
       cell(s.p999, formatMs),
       cell(s.cpuUsPerRequest, (n) => formatFixed(n, 1)),
       ratio(s.cpuUsPerRequest, raw?.cpuUsPerRequest ?? null),
+      cell(s.clientCpuPercent, (n) => formatFixed(n, 0)),
       s.config.idle > 0 ? cell(kib(s.bytesPerIdleConn), (n) => formatFixed(n, 2)) : "–",
       s.config.idle > 0 ? ratio(s.bytesPerIdleConn, raw?.bytesPerIdleConn ?? null) : "–",
       String(s.errors),

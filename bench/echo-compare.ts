@@ -1,7 +1,8 @@
 /**
  * The echo benchmark: raw `node:net` and each API's echo server under the same ping-pong load,
  * in the same invocation, runs alternating (raw, api, …, raw, api, …), server pinned to CPU 0
- * and this load generator to CPU 1. Prints a markdown table of medians with ratios against raw.
+ * and this load generator to CPU 1. Prints a markdown table of medians with ratios against raw,
+ * and the load generator's own CPU use, under a header that names the client it ran on.
  *
  * Every server of a run gets the very same messages: lines (`size - 1` random bytes without
  * `"\n"`, then `"\n"`) by default, which the chat server frames on `"\n"` (it is started with
@@ -9,7 +10,7 @@
  * bytes of any value, which the chat server echoes unframed (`CHAT_ECHO_FRAME` empty).
  *
  *   node dist-test/bench/echo-compare.js [--apis dispatcher@net,dispatcher@native,uvloop] [--sizes 1024,102400]
- *       [--runs 3] [--duration 5000] [--conns 10] [--idle 10000] [--unframed] [--json] [--no-pin]
+ *       [--runs 3] [--duration 5000] [--conns 10] [--idle 10000] [--client native|net] [--unframed] [--json] [--no-pin]
  *
  * @module
  */
@@ -20,6 +21,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type CommandDef,
+  choiceOption,
   flagOption,
   formatHelp,
   intOption,
@@ -30,6 +32,7 @@ import {
 } from "../src/cli/args.js";
 import { EchoServerProcess } from "../src/cli/echo-server-process.js";
 import { formatFixed, formatInt, formatMs } from "../src/cli/format.js";
+import { defaultLoadClient, LOAD_CLIENTS, type LoadClient } from "../src/cli/load-socket.js";
 import { runMeasured } from "../src/cli/measured-run.js";
 import { canPin, pinProcess } from "../src/cli/process-stats.js";
 import { ECHO_APIS, type EchoApi, findServerScript } from "../src/cli/server-scripts.js";
@@ -44,7 +47,7 @@ const def: CommandDef = {
   summary:
     "Compare each API's echo server with raw node:net under the same ping-pong load, runs alternating.",
   usage:
-    "[--apis LIST] [--sizes LIST] [--runs N] [--duration MS] [--conns N] [--idle N] [--unframed] [--json] [--no-pin]",
+    "[--apis LIST] [--sizes LIST] [--runs N] [--duration MS] [--conns N] [--idle N] [--client CLIENT] [--unframed] [--json] [--no-pin]",
   options: {
     apis: {
       type: "string",
@@ -59,6 +62,12 @@ const def: CommandDef = {
       type: "string",
       value: "N",
       description: "Also run every size with N idle connections (default 0: no)",
+    },
+    client: {
+      type: "string",
+      value: "CLIENT",
+      description:
+        "native|net: what the load generator's busy connections run on (default native where the native backend is in use, else net)",
     },
     unframed: {
       type: "boolean",
@@ -85,6 +94,8 @@ interface Plan {
   durationMs: number;
   conns: number;
   idle: number;
+  /** What the load generator's busy connections run on. */
+  client: LoadClient;
   /** Messages are lines and the chat server frames on "\n" (else any bytes, unframed). */
   lines: boolean;
   json: boolean;
@@ -127,6 +138,7 @@ function makePlan(argv: readonly string[]): Plan | undefined {
   const idle = intOption(args, "idle", { min: 0, max: 1_000_000, default: 0 });
   const apisText = stringOption(args, "apis");
   const wanted = apisText === undefined ? FRONT_ENDS : parseList(apisText, "apis");
+  const client = choiceOption(args, "client", LOAD_CLIENTS) ?? defaultLoadClient();
   const lines = !flagOption(args, "unframed");
   // Set either way, so that a value inherited from the shell cannot disagree with the load.
   const frameEnv = { CHAT_ECHO_FRAME: lines ? "lines" : "" };
@@ -174,13 +186,14 @@ function makePlan(argv: readonly string[]): Plan | undefined {
         : "raw"
     }`,
     `--sizes ${sizes.join(",")} --runs ${runs} --duration ${durationMs} --conns ${conns} --idle ${idle}`,
+    `--client ${client}`,
     lines ? "" : "--unframed",
     json ? "--json" : "",
     pin ? "" : "--no-pin",
   ]
     .filter((s) => s !== "")
     .join(" ");
-  return { servers, skipped, configs, runs, durationMs, conns, idle, lines, json, pin, command };
+  return { servers, skipped, configs, runs, durationMs, conns, idle, client, lines, json, pin, command };
 }
 
 /** Start a fresh server, measure one run against it, stop it by PID whatever happens. */
@@ -208,6 +221,7 @@ async function measureOne(
         lines: plan.lines,
         durationMs: plan.durationMs,
         idle: config.idle,
+        client: plan.client,
         signal,
       },
       child,
@@ -232,7 +246,8 @@ function describeRun(r: RunRecord): string {
       : "";
   return (
     `${what}: ${formatInt(res.reqPerSec)} req/s, p99 ${formatMs(res.latency.p99)} ms, ` +
-    `CPU ${formatFixed(res.server?.cpuUsPerRequest, 1)} µs/req${idle}, errors ${res.errors}, mismatches ${res.mismatches}`
+    `CPU ${formatFixed(res.server?.cpuUsPerRequest, 1)} µs/req${idle}, load CPU ${formatFixed(res.clientCpuPercent, 0)} %, ` +
+    `errors ${res.errors}, mismatches ${res.mismatches}`
   );
 }
 
@@ -245,6 +260,9 @@ function header(plan: Plan, pinned: boolean): string {
     "",
     `Machine: ${cpu[0]?.model ?? "?"} × ${cpu.length}, ${platform()} ${release()}, Node.js ${process.version}; ` +
       (pinned ? "server pinned to CPU 0, load generator to CPU 1." : "no CPU pinning."),
+    `Load generator: the ${plan.client} client (${
+      plan.client === "native" ? "the native backend's connections" : "node:net sockets"
+    }); "Load CPU %" is its own CPU use over the window, % of one core.`,
     `Each cell is the median of ${plan.runs} run(s) of ${plan.durationMs} ms; runs alternate ` +
       `${plan.servers.map((s) => s.label).join(", ")}, each against a fresh server.`,
     plan.lines
@@ -291,7 +309,14 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const summaries = summarize(records);
   if (plan.json) {
-    const out = { command: plan.command, pinned, lines: plan.lines, summaries, runs: records };
+    const out = {
+      command: plan.command,
+      pinned,
+      client: plan.client,
+      lines: plan.lines,
+      summaries,
+      runs: records,
+    };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } else {
     const lines = [header(plan, pinned), "", markdownTable(summaries), ""];

@@ -23,6 +23,9 @@ function fakeResult(reqPerSec: number, cpuUs: number, perIdle: number | null): M
     size: 10,
     lines: true,
     idle: perIdle === null ? 0 : 100,
+    client: "net",
+    clientCpuMs: 500,
+    clientCpuPercent: 50,
     server: {
       pid: 1,
       cpuMs: (cpuUs * reqPerSec) / 1000,
@@ -83,7 +86,7 @@ describe("echo-compare", () => {
     assert.equal(status, 0, stderr);
     assert.match(
       stdout,
-      /Command: `node .*echo-compare\.js --apis raw --sizes 256 --runs 1 --duration 150 --conns 2 --idle 0`/,
+      /Command: `node .*echo-compare\.js --apis raw --sizes 256 --runs 1 --duration 150 --conns 2 --idle 0 --client (net|native)`/,
     );
     assert.match(stdout, /\| 256 \| 0 \| raw \| 1 \| [\d,]+ \| 1\.00× \|/);
     assert.match(stdout, /\| 256 \| 0 \| raw \(repeat\) \| 1 \|/);
