@@ -56,16 +56,20 @@ export function readRssBytes(pid: number): number | null {
   return m ? Number(m[1]) * 1024 : null;
 }
 
-let tasksetFound: boolean | undefined;
+let pinnable: boolean | undefined;
 
-/** True when there are 2 or more CPUs and the `taskset` tool runs. */
+/**
+ * True when there are 2 or more CPUs and the `taskset` tool runs. Asked once and remembered:
+ * once this process is pinned to one CPU (`pinProcess`), `availableParallelism()` says 1, and a
+ * later answer of false would start the server unpinned, on this process's CPU.
+ */
 export function canPin(): boolean {
-  if (availableParallelism() < 2) return false;
-  if (tasksetFound === undefined) {
-    const r = spawnSync("taskset", ["-p", String(process.pid)], { stdio: "ignore", timeout: 2000 });
-    tasksetFound = r.status === 0;
+  if (pinnable === undefined) {
+    pinnable =
+      availableParallelism() >= 2 &&
+      spawnSync("taskset", ["-p", String(process.pid)], { stdio: "ignore", timeout: 2000 }).status === 0;
   }
-  return tasksetFound;
+  return pinnable;
 }
 
 /**

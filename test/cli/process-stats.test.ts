@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { canPin, pinnedCommand, readCpuMs, readRssBytes } from "../../src/cli/process-stats.js";
 
@@ -42,5 +43,21 @@ describe("process stats", () => {
     const argv = ["node", "server.js"];
     assert.deepEqual(pinnedCommand(argv, undefined), argv);
     assert.deepEqual(pinnedCommand(argv, 0), canPin() ? ["taskset", "-c", "0", ...argv] : argv);
+  });
+
+  it("still pins a server to CPU 0 once this process is pinned to CPU 1", {
+    skip: !canPin() && "cannot pin",
+  }, async () => {
+    // In a child process: pinning this one would slow the tests running beside it.
+    const module = new URL("../../src/cli/process-stats.js", import.meta.url).href;
+    const script =
+      `import { pinProcess, pinnedCommand } from ${JSON.stringify(module)};\n` +
+      `console.log(JSON.stringify([pinProcess(process.pid, 1), pinnedCommand(["x"], 0)]));`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 10_000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    assert.deepEqual(JSON.parse(out), [true, ["taskset", "-c", "0", "x"]]);
   });
 });
