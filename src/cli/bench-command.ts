@@ -53,8 +53,8 @@ export const benchCommandDef: CommandDef = {
       type: "string",
       value: "CLIENT",
       description:
-        "native|net: what the busy connections run on, the native backend (cheaper per message) or " +
-        "node:net (default native where the native backend is in use, else net)",
+        "native|net: what the busy connections run on, the native backend or node:net " +
+        "(default native where the native backend is in use, else net)",
     },
     json: { type: "boolean", description: "Print one JSON object instead of the summary" },
     spawn: {

@@ -30,9 +30,9 @@ export interface LoadOptions extends LoadTarget {
   /** Extra connections opened first that stay connected and quiet (default 0); always `node:net`. */
   idle?: number;
   /**
-   * What the busy connections run on: `"native"`, the native backend's connections (direct
-   * system calls, the cheaper client), or `"net"`, `node:net` sockets. Default: `"native"` where
-   * the native backend is in use, else `"net"` (see `defaultLoadClient()`).
+   * What the busy connections run on: `"native"`, the native backend's connections, or `"net"`,
+   * `node:net` sockets. Default: `"native"` where the native backend is in use, else `"net"`
+   * (see `defaultLoadClient()`).
    */
   client?: LoadClient;
   /** Called every `progressIntervalMs` while idle connections open and while the load runs. */
