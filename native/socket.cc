@@ -12,6 +12,12 @@
 //   EV_WRITABLE                                              (write interest is set and met)
 //   EV_ACCEPT                                                (listener: connections wait)
 //   EV_MESSAGE  a = Buffer, b = host, c = port               (datagram)
+//   EV_READABLE                                              (stream in notify mode, below)
+//
+// Notify mode (setInterest with NOTIFY): the addon reports a readable stream instead of reading
+// it, and the owner reads with recv(max) when it chooses, as asyncore's dispatchers do after
+// select(). A poll error or hang-up is then reported as readiness for whatever is polled: the
+// recv() or send() that follows meets the error itself.
 //
 // Reads go into a read area that JS owns and names with init() and setReadBuffer(buffer,
 // offset): the bytes of `buffer` from `offset` on (at least kMinReadSize of them). EV_DATA
@@ -47,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -55,7 +62,10 @@
 
 namespace {
 
-enum Event { EV_DATA = 1, EV_EOF = 2, EV_ERROR = 3, EV_WRITABLE = 4, EV_ACCEPT = 5, EV_MESSAGE = 6 };
+enum Event { EV_DATA = 1, EV_EOF = 2, EV_ERROR = 3, EV_WRITABLE = 4, EV_ACCEPT = 5, EV_MESSAGE = 6, EV_READABLE = 7 };
+
+// setInterest()'s flag for notify mode (outside UV_READABLE | UV_WRITABLE).
+const int kNotify = 16;
 
 // One stream read takes at most this much, as node:net's do: what a paused reader may hold
 // beyond its limit stays bounded by one read. A read area is never smaller: it holds any
@@ -95,6 +105,7 @@ struct Sock {
   bool strong;
   bool eof;
   bool listening;
+  bool notify;  // notify mode: report readability, do not read
   char* path;  // bound Unix-domain path, unlinked at close
 };
 
@@ -405,6 +416,13 @@ void OnEpoll(uv_poll_t* handle, int status, int events) {
     // Closed, or its interest changed, by JS earlier in this batch: look at it next time.
     if (self == nullptr || s->fd < 0 || s->interest == 0) continue;
     uint32_t ev = ready[i].events;
+    if (s->notify) {
+      // An error or hang-up makes the socket ready both ways: the next call meets it.
+      if (ev & (EPOLLERR | EPOLLHUP)) ev |= EPOLLIN | EPOLLOUT;
+      if ((ev & EPOLLIN) && (s->interest & UV_READABLE)) Emit(s, self, EV_READABLE, 0, nullptr);
+      if ((ev & EPOLLOUT) && s->fd >= 0 && (s->interest & UV_WRITABLE)) Emit(s, self, EV_WRITABLE, 0, nullptr);
+      continue;
+    }
     if (ev & EPOLLERR) {
       OnPollError(s, self, UV_EBADF);
       continue;
@@ -738,7 +756,8 @@ napi_value MShutdown(napi_env env, napi_callback_info info) {
   return Int(env, shutdown(s->fd, SHUT_WR) == 0 ? 0 : -errno);
 }
 
-// setInterest(mask): mask of 1 (read) and 2 (write) -> 0 | -errno
+// setInterest(mask): mask of 1 (read) and 2 (write), plus 16 (NOTIFY) for notify mode on a
+// connected stream -> 0 | -errno
 napi_value MSetInterest(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -746,7 +765,45 @@ napi_value MSetInterest(napi_env env, napi_callback_info info) {
   if (s == nullptr) return nullptr;
   int32_t mask = 0;
   if (argc < 1 || !GetInt(env, argv[0], &mask)) return nullptr;
+  s->notify = (mask & kNotify) != 0 && s->type == SOCK_STREAM && !s->listening;
   return Int(env, SetInterest(s, mask & (UV_READABLE | UV_WRITABLE)));
+}
+
+// recv(max) -> bytes read into the read area (at most max and the area's size), 0 at EOF,
+// -EAGAIN when none wait, or -errno. For streams in notify mode.
+napi_value MRecv(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  int32_t max = 0;
+  if (argc < 1 || !GetInt(env, argv[0], &max)) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  Addon* addon = s->addon;
+  if (addon->readAt == nullptr) return Int(env, -EINVAL);
+  size_t size = addon->readSize < kMaxStreamRead ? addon->readSize : kMaxStreamRead;
+  if (max >= 0 && static_cast<size_t>(max) < size) size = static_cast<size_t>(max);
+  ssize_t n;
+  do {
+    n = recv(s->fd, addon->readAt, size, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Int(env, -errno);
+  if (n == 0 && size > 0) {
+    s->eof = true;
+    SetInterest(s, s->interest & ~UV_READABLE);
+  }
+  return Int(env, n);
+}
+
+// unread() -> bytes the kernel holds for reading now (FIONREAD) | -errno
+napi_value MUnread(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Sock* s = Unwrap(env, info, &argc, nullptr);
+  if (s == nullptr) return nullptr;
+  if (s->fd < 0) return Int(env, -EBADF);
+  int count = 0;
+  if (ioctl(s->fd, FIONREAD, &count) != 0) return Int(env, -errno);
+  return Int(env, count);
 }
 
 napi_value MClose(napi_env env, napi_callback_info info) {
@@ -951,6 +1008,8 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"sendto", nullptr, MSendTo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"shutdown", nullptr, MShutdown, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setInterest", nullptr, MSetInterest, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"recv", nullptr, MRecv, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unread", nullptr, MUnread, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, MClose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"detach", nullptr, MDetach, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"soError", nullptr, MSoError, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -989,6 +1048,8 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
   SetInt(env, exports, "EV_WRITABLE", EV_WRITABLE);
   SetInt(env, exports, "EV_ACCEPT", EV_ACCEPT);
   SetInt(env, exports, "EV_MESSAGE", EV_MESSAGE);
+  SetInt(env, exports, "EV_READABLE", EV_READABLE);
+  SetInt(env, exports, "NOTIFY", kNotify);
   SetInt(env, exports, "EAGAIN", EAGAIN);
   SetInt(env, exports, "EINPROGRESS", EINPROGRESS);
   return exports;
