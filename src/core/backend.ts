@@ -91,6 +91,52 @@ export interface StreamConnection {
   getExtraInfo(name: string, fallback?: unknown): unknown;
   /** Upgrade to TLS in place (streams' `startTls`). Resolves once the handshake is done. */
   startTls(options: tls.ConnectionOptions | (tls.TlsOptions & { isServer?: boolean })): Promise<void>;
+  /**
+   * Optional: hand the socket's readiness and system calls to the owner (see
+   * {@link DirectStream}), in place of `start()`. Returns `undefined` where the backend cannot
+   * (node:net, TLS, a wrapper); the owner then calls `start()` as usual.
+   */
+  direct?(events: ReadinessEvents): DirectStream | undefined;
+}
+
+/** The most one {@link DirectStream.recv} reads. */
+export const DIRECT_READ_MAX = 64 * 1024;
+
+/** What a connection reports in readiness mode: `onData`/`onEnd` never come, these do. */
+export interface ReadinessEvents extends StreamEvents {
+  /** The kernel has bytes, EOF or an error to read (polled while asked for). */
+  onReadable(): void;
+  /** The kernel takes more bytes, or has an error to report (polled while asked for). */
+  onWritable(): void;
+}
+
+/**
+ * A connection driven by readiness, as asyncore drives a socket after `select()`: the owner
+ * says which readiness to poll, then reads and writes with one system call each and nothing
+ * buffered between it and the kernel. The native backend offers it (`direct()`); the
+ * connection's other methods (`close`, `abort`, addresses) go on working.
+ *
+ * @example
+ * ```ts
+ * const io = conn.direct?.({ onReadable() { const data = io!.recv(65536); … }, … });
+ * io?.setInterest(true, false);
+ * ```
+ */
+export interface DirectStream {
+  /** Poll for readability and/or writability (both false: poll nothing). */
+  setInterest(read: boolean, write: boolean): void;
+  /**
+   * One `recv()`: up to `max` bytes (at most {@link DIRECT_READ_MAX}), an empty Buffer at EOF or once closed,
+   * `null` when none wait. @throws a system error (`ECONNRESET` …), which also closes the connection.
+   */
+  recv(max: number): Buffer | null;
+  /**
+   * One `send()`: how many bytes of `data` the kernel took, 0 when it takes none now.
+   * @throws a system error (`EPIPE`, `ECONNRESET` …), which also closes the connection.
+   */
+  send(data: Buffer): number;
+  /** Bytes the kernel holds for reading now (0 after an error). */
+  unread(): number;
 }
 
 /** What a listener reports. */

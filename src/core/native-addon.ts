@@ -35,7 +35,12 @@ export interface NativeHandle {
   writev(chunks: readonly Buffer[], offsetInFirst: number): number;
   sendto(data: Buffer, host?: string, port?: number): number;
   shutdown(): number;
+  /** Poll `mask` (READABLE | WRITABLE), with NOTIFY: report a readable stream, do not read it. */
   setInterest(mask: number): number;
+  /** Read up to `max` bytes into the read area (see {@link receive}): count, 0 at EOF, or -errno. */
+  recv(max: number): number;
+  /** Bytes the kernel holds for reading now, or -errno. */
+  unread(): number;
   close(): void;
   detach(): number;
   soError(): number;
@@ -74,6 +79,8 @@ export interface NativeAddon {
   readonly EV_WRITABLE: number;
   readonly EV_ACCEPT: number;
   readonly EV_MESSAGE: number;
+  readonly EV_READABLE: number;
+  readonly NOTIFY: number;
   readonly EAGAIN: number;
   readonly EINPROGRESS: number;
 }
@@ -183,6 +190,15 @@ function takeRead(n: number): Buffer {
     areaViewsUsed = false;
   }
   return chunk;
+}
+
+/**
+ * One `recv()` of up to `max` bytes on a stream in notify mode: the bytes as a Buffer of their
+ * own, or the addon's answer when there are none (0 at EOF, a negative errno).
+ */
+export function receive(h: NativeHandle, max: number): Buffer | number {
+  const n = h.recv(max);
+  return n > 0 ? takeRead(n) : n;
 }
 
 /** Positive errno → its name (`ECONNRESET`), as Node names it. */

@@ -9,6 +9,10 @@
  * behaviours are those of the `node:net` connection: high/low water marks, half-close reported
  * by `onEnd`, one `onClose(err)`, `close()` flushing and `abort()` dropping.
  *
+ * In readiness mode (`direct()`, asyncore's dispatchers) the owner chooses the interest and
+ * makes the system calls itself: the addon reports readiness, `recv()` is one `recv()` and
+ * `send()` one `send()`, and nothing is buffered in between.
+ *
  * `startTls()` hands the descriptor over to a `net.Socket` and goes on through `node:tls`: from
  * then on this connection forwards every call to a `node:net` connection.
  *
@@ -18,8 +22,20 @@ import * as net from "node:net";
 import type * as tls from "node:tls";
 import type { Address } from "../address.js";
 import { socketClosed } from "../errors.js";
-import type { ConnectOptions, StreamConnection, StreamEvents } from "./backend.js";
-import { type HandleOwner, type NativeAddon, type NativeHandle, systemError } from "./native-addon.js";
+import type {
+  ConnectOptions,
+  DirectStream,
+  ReadinessEvents,
+  StreamConnection,
+  StreamEvents,
+} from "./backend.js";
+import {
+  type HandleOwner,
+  type NativeAddon,
+  type NativeHandle,
+  receive,
+  systemError,
+} from "./native-addon.js";
 import { literalTarget, type NativeTarget, resolveTargets, targetAddress } from "./native-resolve.js";
 import { NativeSocket, type NativeSocketOwner } from "./native-socket.js";
 import { NetStreamConnection } from "./net-stream.js";
@@ -50,6 +66,12 @@ const SHUT = 1 << 9;
 const CLOSE_AFTER_FLUSH = 1 << 10;
 /** `startTls()` handed the descriptor over: every call goes to `#rare.delegate`. */
 const TLS = 1 << 11;
+/** Readiness mode (`direct()`): the owner polls, reads and writes; `WANT_*` is what it polls. */
+const DIRECT = 1 << 12;
+const WANT_READ = 1 << 13;
+const WANT_WRITE = 1 << 14;
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * What few connections need, made on first need: the close cause, the local address once read,
@@ -69,7 +91,9 @@ interface Rare {
  * A native stream connection. Made by the native backend: accepted by a listener, or dialled
  * with {@link NativeStreamConnection.connect}.
  */
-export class NativeStreamConnection implements StreamConnection, HandleOwner, NativeSocketOwner {
+export class NativeStreamConnection
+  implements StreamConnection, DirectStream, HandleOwner, NativeSocketOwner
+{
   readonly #addon: NativeAddon;
   #h: NativeHandle | null;
   #events: StreamEvents = noStreamEvents;
@@ -348,6 +372,67 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     return inner.startTls(options);
   }
 
+  // --- readiness mode (DirectStream) ---------------------------------------------------------
+  /**
+   * Readiness mode, in place of `start()`, or while the connection still connects (nothing has
+   * been read yet): from now on the owner polls, reads and writes.
+   */
+  direct(events: ReadinessEvents): DirectStream | undefined {
+    const state = this.#state;
+    if (state & TLS || (state & (STARTED | CONNECTING | DIRECT)) === STARTED) return undefined;
+    this.#events = events;
+    this.#state |= STARTED | DIRECT;
+    this.#update();
+    if ((state & STARTED) === 0 && this.#state & REPORTED) this.#reportCloseVia(queueMicrotask);
+    return this;
+  }
+
+  setInterest(read: boolean, write: boolean): void {
+    const want = (read ? WANT_READ : 0) | (write ? WANT_WRITE : 0);
+    if ((this.#state & (WANT_READ | WANT_WRITE)) === want) return;
+    this.#state = (this.#state & ~(WANT_READ | WANT_WRITE)) | want;
+    this.#update();
+  }
+
+  recv(max: number): Buffer | null {
+    const h = this.#h;
+    if (h === null || this.#state & (ENDED | TLS)) return EMPTY;
+    const got = receive(h, max);
+    if (typeof got !== "number") return got;
+    if (got === 0) {
+      // EOF: the addon dropped read interest.
+      this.#state |= ENDED;
+      this.#mask = -1;
+      this.#update();
+      if ((this.#state & (SHUT | REPORTED)) === SHUT) this.#finish(null);
+      return EMPTY;
+    }
+    if (got === -this.#addon.EAGAIN) return null;
+    const err = systemError(-got, "recv");
+    this.#finish(err);
+    throw err;
+  }
+
+  send(data: Buffer): number {
+    const h = this.#h;
+    if ((this.#state & (WRITABLE | CLOSED | CONNECTING | TLS)) !== WRITABLE || h === null) {
+      if (this.#state & (CONNECTING | TLS)) return 0;
+      throw socketClosed("the connection");
+    }
+    // Bytes written before readiness mode go first.
+    if (this.#queued > 0 || data.length === 0) return 0;
+    const n = h.write(data);
+    if (n >= 0) return n;
+    const err = systemError(-n, "send");
+    this.#finish(err);
+    throw err;
+  }
+
+  unread(): number {
+    const n = this.#h?.unread() ?? 0;
+    return Math.max(n, 0);
+  }
+
   // --- NativeSocketOwner ---------------------------------------------------------------------
   /** @internal */
   descriptor(): number {
@@ -363,11 +448,14 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
   /** @internal */
   onNativeEvent(kind: number, a: unknown): void {
     const addon = this.#addon;
-    if (kind === addon.EV_DATA) {
+    if (kind === addon.EV_READABLE) {
+      (this.#events as ReadinessEvents).onReadable();
+    } else if (kind === addon.EV_DATA) {
       this.#events.onData(a as Buffer);
     } else if (kind === addon.EV_WRITABLE) {
       if (this.#state & CONNECTING) this.#connected();
-      else this.#flush();
+      else if (this.#queued > 0 || (this.#state & DIRECT) === 0) this.#flush();
+      else (this.#events as ReadinessEvents).onWritable();
     } else if (kind === addon.EV_EOF) {
       this.#state |= ENDED;
       // The addon dropped read interest (and after a poll error, all of it): poll anew.
@@ -549,7 +637,10 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     if (this.#state & ENDED) this.#finish(null);
   }
 
-  /** Poll what the state needs: write while connecting or bytes wait; read while reading. */
+  /**
+   * Poll what the state needs: write while connecting or bytes wait; read while reading. In
+   * readiness mode, what the owner asked for, in notify mode.
+   */
   #update(): void {
     const h = this.#h;
     if (h === null) return;
@@ -557,7 +648,11 @@ export class NativeStreamConnection implements StreamConnection, HandleOwner, Na
     const state = this.#state;
     let mask = 0;
     if (state & CONNECTING) mask = addon.WRITABLE;
-    else {
+    else if (state & DIRECT) {
+      if ((state & (WANT_READ | ENDED | CLOSED)) === WANT_READ) mask = addon.READABLE;
+      if (state & WANT_WRITE || this.#queued > 0) mask |= addon.WRITABLE;
+      if (mask !== 0) mask |= addon.NOTIFY;
+    } else {
       if ((state & (STARTED | READING | ENDED | CLOSED)) === (STARTED | READING)) mask = addon.READABLE;
       if (this.#queued > 0) mask |= addon.WRITABLE;
     }
