@@ -1,10 +1,13 @@
 /**
- * A dispatcher's view of its socket: the readiness that asyncore's `select()` would report,
- * kept up to date from the transport core's events instead of being asked of the kernel.
+ * A dispatcher's view of its socket: the readiness that asyncore's `select()` would report.
  *
- * Input is queued as chunks (never concatenated); reading from the socket pauses while more than
- * {@link READ_QUEUE_LIMIT} bytes wait, so a dispatcher that does not `recv()` holds a bounded
- * amount. Every event that can make the dispatcher ready marks it in its map's scheduler.
+ * Where the backend offers readiness mode (the native one, `StreamConnection.direct()`), this
+ * is the kernel's own: the scheduler polls what `readable()`/`writable()` ask for, the addon
+ * reports what the kernel says, and `recv()`/`send()` are single system calls. Elsewhere it is
+ * kept up to date from the transport core's events: input is queued as chunks (never
+ * concatenated) and reading from the socket pauses while more than {@link READ_QUEUE_LIMIT}
+ * bytes wait, so a dispatcher that does not `recv()` holds a bounded amount. Either way, every
+ * event that can make the dispatcher ready marks it in its map's scheduler.
  *
  * @module
  */
@@ -12,9 +15,10 @@ import type { Address } from "../address.js";
 import type {
   DatagramEndpoint,
   DatagramEvents,
+  DirectStream,
   ListenerEvents,
+  ReadinessEvents,
   StreamConnection,
-  StreamEvents,
   StreamListener,
 } from "../core/backend.js";
 import type { Scheduler } from "./_scheduler.js";
@@ -39,6 +43,9 @@ const EOF = 1;
 const GONE = 2;
 const OWN_PREDICATES = 4;
 const CANDIDATE = 8;
+/** Readiness mode: the kernel said readable (writable) and no call has shown otherwise since. */
+const KERNEL_READABLE = 16;
+const KERNEL_WRITABLE = 32;
 
 /**
  * Received chunks from `head` on; the first is consumed up to `offset`; `queued` bytes in all.
@@ -111,13 +118,15 @@ export class Backlog {
  * exported from the package). Thousands of idle connections each hold one, so it keeps few
  * fields: what only some sockets need is made when they need it.
  */
-export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
+export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents {
   readonly owner: Dispatcher;
   scheduler: Scheduler | undefined = undefined;
   conn: StreamConnection | undefined = undefined;
+  /** `conn` in readiness mode, when its backend has it. */
+  io: DirectStream | undefined = undefined;
   /** Received bytes not yet taken by `recv()`. */
   input: Input | undefined = undefined;
-  /** `EOF`, `GONE`, `OWN_PREDICATES`, `CANDIDATE`. */
+  /** `EOF`, `GONE`, `OWN_PREDICATES`, `CANDIDATE`, `KERNEL_READABLE`, `KERNEL_WRITABLE`. */
   bits = 0;
   /** A connect, bind or listen failure waiting to be raised inside the loop. */
   failure: Error | null = null;
@@ -161,6 +170,46 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
     this.bits = on ? this.bits | CANDIDATE : this.bits & ~CANDIDATE;
   }
 
+  /** Readiness mode: a `recv()` would find bytes, EOF or an error. */
+  get kernelReadable(): boolean {
+    return (this.bits & KERNEL_READABLE) !== 0;
+  }
+  set kernelReadable(on: boolean) {
+    this.bits = on ? this.bits | KERNEL_READABLE : this.bits & ~KERNEL_READABLE;
+  }
+  /** Readiness mode: a `send()` would find room (or an error). */
+  get kernelWritable(): boolean {
+    return (this.bits & KERNEL_WRITABLE) !== 0;
+  }
+  set kernelWritable(on: boolean) {
+    this.bits = on ? this.bits | KERNEL_WRITABLE : this.bits & ~KERNEL_WRITABLE;
+  }
+
+  /**
+   * Readiness mode: start a connection in it when its backend can (else the connection starts
+   * as usual, on events).
+   */
+  adopt(conn: StreamConnection): void {
+    this.conn = conn;
+    this.io = conn.direct?.(this);
+    if (this.io === undefined) conn.start(this);
+    // A connected socket starts with room to send.
+    else if (!conn.connecting) this.bits |= KERNEL_WRITABLE;
+  }
+
+  /**
+   * Readiness mode: poll the kernel for the readiness the dispatcher wants and does not know of
+   * yet (known readiness stays known until a `recv()`/`send()` shows otherwise, so it needs no
+   * poll, and a dispatcher that ignores it is not woken on every turn of the event loop).
+   */
+  poll(read: boolean, write: boolean): void {
+    if ((this.bits & GONE) === 0)
+      this.io!.setInterest(
+        read && (this.bits & (KERNEL_READABLE | EOF)) === 0,
+        write && (this.bits & KERNEL_WRITABLE) === 0,
+      );
+  }
+
   /** Bytes received and not yet taken by `recv()`. */
   get queued(): number {
     return this.input === undefined ? 0 : this.input.queued;
@@ -189,7 +238,10 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   /** Readiness for reading: data, EOF, a reset, a pending connection, a datagram or an error. */
   readPending(): boolean {
     return (
-      this.queued > 0 || (this.bits & EOF) !== 0 || this.failure !== null || this.backlog?.pending() === true
+      this.queued > 0 ||
+      (this.bits & (EOF | KERNEL_READABLE)) !== 0 ||
+      this.failure !== null ||
+      this.backlog?.pending() === true
     );
   }
 
@@ -201,7 +253,11 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
   writeReady(): boolean {
     if (this.failure !== null) return true;
     const conn = this.conn;
-    if (conn !== undefined) return this.gone || (!conn.connecting && !conn.writePaused && conn.writable);
+    if (conn !== undefined) {
+      if (this.io !== undefined)
+        return this.gone || (!conn.connecting && (this.bits & KERNEL_WRITABLE) !== 0);
+      return this.gone || (!conn.connecting && !conn.writePaused && conn.writable);
+    }
     return this.datagram !== undefined && !this.datagram.closed && !this.backlog?.datagramConnecting;
   }
 
@@ -212,6 +268,18 @@ export class Channel implements StreamEvents, ListenerEvents, DatagramEvents {
 
   // --- stream events -------------------------------------------------------------------------
   onConnect(): void {
+    // A connect completes when the socket turns writable.
+    if (this.io !== undefined) this.bits |= KERNEL_WRITABLE;
+    this.markFromEvent();
+  }
+
+  onReadable(): void {
+    this.bits |= KERNEL_READABLE;
+    this.markFromEvent();
+  }
+
+  onWritable(): void {
+    this.bits |= KERNEL_WRITABLE;
     this.markFromEvent();
   }
 

@@ -39,7 +39,14 @@ const READ = 1;
 const WRITE = 2;
 
 /** Errors that mean "the peer is gone": they close the dispatcher rather than report an error. */
-const DISCONNECTED = new Set(["ECONNRESET", "ENOTCONN", "ESHUTDOWN", "ECONNABORTED", "EPIPE", "EBADF"]);
+export const DISCONNECTED = new Set([
+  "ECONNRESET",
+  "ENOTCONN",
+  "ESHUTDOWN",
+  "ECONNABORTED",
+  "EPIPE",
+  "EBADF",
+]);
 
 const schedulers = new WeakMap<SocketMap, Scheduler>();
 
@@ -357,8 +364,17 @@ export class Scheduler {
     const chan: Channel = d[kChannel];
     let f = 0;
     try {
-      if (chan.readPending() && d.readable()) f = READ;
-      if (!d.accepting && chan.writeReady() && d.writable()) f |= WRITE;
+      if (chan.io !== undefined) {
+        // Readiness mode: both predicates are asked every time, as they are the poll interest.
+        const read = d.readable();
+        const write = d.writable();
+        if (read && chan.readPending()) f = READ;
+        if (write && chan.writeReady()) f |= WRITE;
+        chan.poll(read, write);
+      } else {
+        if (chan.readPending() && d.readable()) f = READ;
+        if (!d.accepting && chan.writeReady() && d.writable()) f |= WRITE;
+      }
     } catch (err) {
       this.#fail(d, err);
       return 0;

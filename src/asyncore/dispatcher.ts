@@ -7,12 +7,12 @@
 import * as dgram from "node:dgram";
 import * as net from "node:net";
 import { type Address, type BytesLike, formatAddress, toBuffer } from "../address.js";
-import type { StreamConnection } from "../core/backend.js";
+import { DIRECT_READ_MAX, type DirectStream, type StreamConnection } from "../core/backend.js";
 import { getBackend, NativeDatagramEndpoint, NativeSocket, NativeStreamListener } from "../core/index.js";
 import { checkServerLimits, type ServerLimitOptions } from "../core/server-limits.js";
 import { type CodedError, codedError, codes, invalidArgValue } from "../errors.js";
 import { ACCEPT_QUEUE_MIN, Channel, SEND_BUFFER_HIGH, SEND_BUFFER_LOW } from "./_channel.js";
-import { schedulerFor } from "./_scheduler.js";
+import { DISCONNECTED, schedulerFor } from "./_scheduler.js";
 import { acceptedConnections, kChannel, selfReportingPredicates } from "./_symbols.js";
 import { compactTraceback } from "./compact-traceback.js";
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from "./constants.js";
@@ -157,9 +157,8 @@ export class Dispatcher {
     if (sock instanceof net.Socket || sock instanceof NativeSocket) {
       const conn: StreamConnection = acceptedConnections.get(sock) ?? backend.adopt(sock);
       acceptedConnections.delete(sock);
-      chan.conn = conn;
       setSendLimits(conn);
-      conn.start(chan);
+      chan.adopt(conn);
     } else if (sock instanceof net.Server || sock instanceof NativeStreamListener) {
       chan.listener = backend.adoptListener(sock, chan);
       this.accepting = sock.listening;
@@ -315,8 +314,10 @@ export class Dispatcher {
       throw codedError("EISCONN", "Cannot connect: the socket is already in use");
     }
     if (chan.scheduler === undefined) this.addChannel();
-    chan.conn = getBackend().connect(addr, {}, chan);
-    setSendLimits(chan.conn);
+    const conn = getBackend().connect(addr, {}, chan);
+    setSendLimits(conn);
+    chan.conn = conn;
+    chan.io = conn.direct?.(chan);
   }
 
   /**
@@ -351,6 +352,7 @@ export class Dispatcher {
       return 0;
     }
     if (conn.connecting) return 0;
+    if (chan.io !== undefined) return sendNow(this, chan.io, toBuffer(data));
     const room = SEND_BUFFER_HIGH - conn.writeBufferSize;
     if (room <= 0) return 0;
     const buf = toBuffer(data);
@@ -380,6 +382,7 @@ export class Dispatcher {
     }
     if (bufferSize === 0) return EMPTY;
     if (chan.queued > 0) return chan.take(bufferSize);
+    if (chan.io !== undefined && !chan.eof) return recvNow(this, chan.io, bufferSize);
     if (chan.eof) {
       this.handleClose();
       return EMPTY;
@@ -573,6 +576,61 @@ export class Dispatcher {
     if (this.addr !== undefined) status.push(formatAddress(this.addr));
     return `<${status.join(" ")} at #${this.#fileno}>`;
   }
+}
+
+/**
+ * `send()` in readiness mode: one system call; the kernel's count. A peer gone calls
+ * `handleClose()` and gives 0, as Python's `send()` does.
+ */
+function sendNow(d: Dispatcher, io: DirectStream, buf: Buffer): number {
+  const chan = d[kChannel];
+  let n: number;
+  try {
+    n = io.send(buf);
+  } catch (err) {
+    if (!isDisconnect(err)) throw err;
+    chan.eof = true;
+    d.handleClose();
+    return 0;
+  }
+  // A short send means the kernel's buffer is full: poll for room from now on.
+  if (n < buf.length) chan.kernelWritable = false;
+  return n;
+}
+
+/**
+ * `recv()` in readiness mode: one system call. Readability stays known only while the kernel
+ * may hold more: after a read that filled what was asked, one `FIONREAD` tells.
+ */
+function recvNow(d: Dispatcher, io: DirectStream, bufferSize: number): Buffer {
+  const chan = d[kChannel];
+  let data: Buffer | null;
+  try {
+    data = io.recv(bufferSize);
+  } catch (err) {
+    chan.kernelReadable = false;
+    if (!isDisconnect(err)) throw err;
+    chan.eof = true;
+    d.handleClose();
+    return EMPTY;
+  }
+  if (data === null) {
+    chan.kernelReadable = false;
+    throw wouldBlock();
+  }
+  if (data.length === 0) {
+    chan.kernelReadable = false;
+    chan.eof = true;
+    d.handleClose();
+    return EMPTY;
+  }
+  if (data.length < Math.min(bufferSize, DIRECT_READ_MAX) || io.unread() === 0) chan.kernelReadable = false;
+  return data;
+}
+
+function isDisconnect(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && DISCONNECTED.has(code);
 }
 
 /** A dispatcher's {@link Rare} state before anything is set. */
