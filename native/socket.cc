@@ -67,11 +67,12 @@ enum Event { EV_DATA = 1, EV_EOF = 2, EV_ERROR = 3, EV_WRITABLE = 4, EV_ACCEPT =
 // setInterest()'s flag for notify mode (outside UV_READABLE | UV_WRITABLE).
 const int kNotify = 16;
 
-// One stream read takes at most this much, as node:net's do: what a paused reader may hold
-// beyond its limit stays bounded by one read. A read area is never smaller: it holds any
-// datagram and a full read of its own.
-const size_t kMaxStreamRead = 64 * 1024;
-const size_t kMinReadSize = kMaxStreamRead;
+// One stream read takes at most this much, as uvloop's do: a 100 KiB message comes in one
+// system call, not two. What a paused reader may hold beyond its limit stays bounded by one
+// read.
+const size_t kMaxStreamRead = 256 * 1024;
+// A read area is never smaller: it holds any datagram.
+const size_t kMinReadSize = 64 * 1024;
 // Reads per readiness event on one socket while each fills the buffer: fair to other sockets.
 const int kReadsPerEvent = 4;
 const int kDatagramsPerEvent = 32;

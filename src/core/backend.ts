@@ -100,7 +100,7 @@ export interface StreamConnection {
 }
 
 /** The most one {@link DirectStream.recv} reads. */
-export const DIRECT_READ_MAX = 64 * 1024;
+export const DIRECT_READ_MAX = 256 * 1024;
 
 /** What a connection reports in readiness mode: `onData`/`onEnd` never come, these do. */
 export interface ReadinessEvents extends StreamEvents {

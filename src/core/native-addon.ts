@@ -119,8 +119,7 @@ export function loadAddon(): NativeAddon | undefined {
   }
   try {
     const addon = createRequire(import.meta.url)(file) as NativeAddon;
-    readSize = addon.MIN_READ_SIZE;
-    readBuffer = Buffer.allocUnsafeSlow(readSize);
+    readBuffer = Buffer.allocUnsafeSlow(Math.max(READ_BUFFER_SIZE, addon.MIN_READ_SIZE));
     EV_DATA = addon.EV_DATA;
     addon.init(dispatch, readBuffer);
     loaded = addon;
@@ -136,20 +135,23 @@ export function addonLoadError(): Error | undefined {
 }
 
 /**
- * Where reads land: the addon reads into `readBuffer` (the least it accepts, one full read), and
- * `EV_DATA` says how many bytes it put at its start. A read of at most {@link COPY_LIMIT} bytes
- * is copied out into a Buffer of its own (from Node's pool when small) and the read buffer stays.
- * A longer one is handed out as a view of the read buffer, without a copy, and the addon gets a
- * new read buffer; a view kept alive thus holds at most twice its own size. (A larger read
- * buffer shared by several views would allocate less often, but let a kept view hold more.)
+ * Where reads land: the addon reads into `readBuffer` from `areaStart` on (a read takes at most
+ * the rest of it, and at most 256 KiB), and `EV_DATA` says how many bytes it put there. A read
+ * of at most {@link COPY_LIMIT} bytes is copied out into a Buffer of its own (from Node's pool
+ * when small) and the area stays. A longer one is handed out as a view, without a copy, and the
+ * area moves past it while {@link MIN_AREA} bytes remain, else to a new read buffer. Two 100 KiB
+ * messages thus share one allocation; a view kept alive holds at most {@link READ_BUFFER_SIZE}.
  */
 const COPY_LIMIT = 32 * 1024;
+const READ_BUFFER_SIZE = 256 * 1024;
+/** The least room left for the next read (the addon's minimum too: any datagram fits). */
+const MIN_AREA = 64 * 1024;
 
 let readBuffer: Buffer;
-let readSize = 64 * 1024;
+let areaStart = 0;
 /**
- * Views of the read buffer's first n bytes, by n (up to {@link VIEW_CACHE_MAX}): copying a
- * small read out needs one, and making it costs more than the copy. Dropped with the buffer.
+ * Views of the area's first n bytes, by n (up to {@link VIEW_CACHE_MAX}): copying a small read
+ * out needs one, and making it costs more than the copy. Dropped when the area moves.
  */
 const VIEW_CACHE_MAX = 4096;
 const areaViews: Array<Buffer | undefined> = new Array(VIEW_CACHE_MAX + 1).fill(undefined);
@@ -173,7 +175,7 @@ function takeRead(n: number): Buffer {
     const chunk = Buffer.allocUnsafe(n);
     let view = n <= VIEW_CACHE_MAX ? areaViews[n] : undefined;
     if (view === undefined) {
-      view = readBuffer.subarray(0, n);
+      view = readBuffer.subarray(areaStart, areaStart + n);
       if (n <= VIEW_CACHE_MAX) {
         areaViews[n] = view;
         areaViewsUsed = true;
@@ -182,9 +184,16 @@ function takeRead(n: number): Buffer {
     chunk.set(view);
     return chunk;
   }
-  const chunk = readBuffer.subarray(0, n);
-  readBuffer = Buffer.allocUnsafeSlow(readSize);
-  loaded!.setReadBuffer(readBuffer);
+  const chunk = readBuffer.subarray(areaStart, areaStart + n);
+  // The next read starts 8-byte aligned, as Node's pool aligns its slices.
+  const next = (areaStart + n + 7) & ~7;
+  if (readBuffer.length - next >= MIN_AREA) {
+    areaStart = next;
+  } else {
+    readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+    areaStart = 0;
+  }
+  loaded!.setReadBuffer(readBuffer, areaStart);
   if (areaViewsUsed) {
     areaViews.fill(undefined);
     areaViewsUsed = false;
