@@ -46,6 +46,8 @@ const CANDIDATE = 8;
 /** Readiness mode: the kernel said readable (writable) and no call has shown otherwise since. */
 const KERNEL_READABLE = 16;
 const KERNEL_WRITABLE = 32;
+/** Readiness mode: writability is polled now. */
+const POLL_WRITE = 64;
 
 /**
  * Received chunks from `head` on; the first is consumed up to `offset`; `queued` bytes in all.
@@ -126,7 +128,7 @@ export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents 
   io: DirectStream | undefined = undefined;
   /** Received bytes not yet taken by `recv()`. */
   input: Input | undefined = undefined;
-  /** `EOF`, `GONE`, `OWN_PREDICATES`, `CANDIDATE`, `KERNEL_READABLE`, `KERNEL_WRITABLE`. */
+  /** `EOF`, `GONE`, `OWN_PREDICATES`, `CANDIDATE`, `KERNEL_READABLE`, `KERNEL_WRITABLE`, `POLL_WRITE`. */
   bits = 0;
   /** A connect, bind or listen failure waiting to be raised inside the loop. */
   failure: Error | null = null;
@@ -198,16 +200,25 @@ export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents 
   }
 
   /**
-   * Readiness mode: poll the kernel for the readiness the dispatcher wants and does not know of
-   * yet (known readiness stays known until a `recv()`/`send()` shows otherwise, so it needs no
-   * poll, and a dispatcher that ignores it is not woken on every turn of the event loop).
+   * Readiness mode: poll the kernel for what the dispatcher wants: reading while it is
+   * `readable()` (the interest stays as data comes and goes, with no system call to change it),
+   * writing while it is `writable()` and a `send()` found the kernel's buffer full (room
+   * otherwise stays known).
    */
   poll(read: boolean, write: boolean): void {
-    if ((this.bits & GONE) === 0)
-      this.io!.setInterest(
-        read && (this.bits & (KERNEL_READABLE | EOF)) === 0,
-        write && (this.bits & KERNEL_WRITABLE) === 0,
-      );
+    if ((this.bits & GONE) !== 0) return;
+    const pollWrite = write && (this.bits & KERNEL_WRITABLE) === 0;
+    this.bits = pollWrite ? this.bits | POLL_WRITE : this.bits & ~POLL_WRITE;
+    this.io!.setInterest(read && (this.bits & EOF) === 0, pollWrite);
+  }
+
+  /**
+   * Readiness mode: the handlers ignored a readable socket (no `recv()`, nothing else done).
+   * The kernel would report it again on every turn: poll for reading no more until the next
+   * sweep looks at the dispatcher.
+   */
+  ignoredRead(): void {
+    if ((this.bits & GONE) === 0) this.io!.setInterest(false, (this.bits & POLL_WRITE) !== 0);
   }
 
   /** Bytes received and not yet taken by `recv()`. */

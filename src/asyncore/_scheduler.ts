@@ -410,6 +410,7 @@ export class Scheduler {
     if (chan.progress === before) {
       // Nothing changed: do not spin on it; the next event or sweep looks again.
       if (chan.scheduler === this) chan.candidate = false;
+      if (chan.io !== undefined && f & READ) chan.ignoredRead();
       if (this.map.get(key) === d) this.watched.add(d);
     } else if (!chan.ownPredicates && this.watched.size > 0) {
       this.watched.delete(d);

@@ -8,9 +8,6 @@ import { type BytesLike, toBuffer } from "../address.js";
 import { kChannel, selfReportingPredicates } from "./_symbols.js";
 import { Dispatcher } from "./dispatcher.js";
 
-/** Python sends at most this much per `initiate_send()`. */
-const SEND_SLICE = 65536;
-
 /** Buffered output: chunks from `head` on, `size` bytes in all. */
 interface Output {
   chunks: Buffer[];
@@ -45,8 +42,7 @@ export class DispatcherWithSend extends Dispatcher {
     const chunks = out.chunks;
     while (out.size > 0) {
       const head = chunks[out.head]!;
-      const slice = head.length > SEND_SLICE ? head.subarray(0, SEND_SLICE) : head;
-      const sent = super.send(slice);
+      const sent = super.send(head);
       if (sent === 0) break;
       out.size -= sent;
       if (sent === head.length) {
@@ -56,7 +52,9 @@ export class DispatcherWithSend extends Dispatcher {
           out.head = 0;
         }
       } else {
+        // The socket took part: it is full, and another send() now would take nothing.
         chunks[out.head] = head.subarray(sent);
+        break;
       }
       if (!this.connected) break;
     }
