@@ -4,8 +4,8 @@
 //   valgrind --leak-check=full --error-exitcode=1 node native/valgrind-smoke.mjs
 //
 // TCP and Unix echo with writev, partial writes and EOF both ways, closing from inside a read
-// callback, a refused connect, a reset, UDP, handles used after close, and idle handles left to
-// the garbage collector. Prints `ok` and exits 0 when every check held.
+// callback, a refused connect, a reset, notify mode (recv, EOF, reset), UDP, handles used
+// after close, and idle handles left to the garbage collector. Prints `ok` and exits 0 when every check held.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -131,6 +131,54 @@ try {
   s.close(); // unread bytes: RST
   await until(() => reset, "reset");
   l.close();
+
+  // Notify mode: readiness reported, the owner reads with recv(), then EOF and a reset.
+  {
+    const nl = a.open(a.AF_INET, a.SOCK_STREAM);
+    nl.bind("127.0.0.1", 0);
+    nl.listen(4);
+    const [nh, np] = nl.sockname();
+    const nc = a.open(a.AF_INET, a.SOCK_STREAM);
+    nc.connect(nh, np);
+    let ns;
+    await until(() => typeof (ns = nl.accept()) === "object", "accept in notify mode");
+    let received = 0;
+    let eof = false;
+    ns.owner = (kind) => {
+      assert.equal(kind, a.EV_READABLE);
+      assert.ok(ns.unread() >= 0);
+      const n = ns.recv(1000);
+      if (n > 0) received += Buffer.from(area.subarray(areaAt, areaAt + n)).length;
+      else if (n === 0) eof = true;
+      else assert.equal(n, -a.EAGAIN);
+    };
+    ns.setInterest(a.READABLE | a.NOTIFY);
+    await tick();
+    assert.equal(nc.write(Buffer.alloc(5000, 1)), 5000);
+    assert.equal(nc.shutdown(), 0);
+    await until(() => eof, "EOF in notify mode");
+    assert.equal(received, 5000);
+    ns.close();
+    // A reset: the recv() after the readiness report meets ECONNRESET.
+    const rc = a.open(a.AF_INET, a.SOCK_STREAM);
+    rc.connect(nh, np);
+    let rs;
+    await until(() => typeof (rs = nl.accept()) === "object", "second accept");
+    let resetErr = 0;
+    rs.owner = () => {
+      const n = rs.recv(100);
+      if (n < 0 && n !== -a.EAGAIN) {
+        resetErr = n;
+        rs.close();
+      }
+    };
+    rs.setInterest(a.READABLE | a.WRITABLE | a.NOTIFY);
+    rc.setOption("linger0", true);
+    rc.close();
+    await until(() => resetErr !== 0, "reset in notify mode");
+    nc.close();
+    nl.close();
+  }
 
   // UDP both ways.
   const u1 = a.open(a.AF_INET, a.SOCK_DGRAM);
