@@ -53,8 +53,8 @@ export const benchCommandDef: CommandDef = {
       type: "string",
       value: "CLIENT",
       description:
-        "native|net: what the busy connections run on, the native backend or node:net " +
-        "(default native where the native backend is in use, else net)",
+        "net|native: what the busy connections run on, node:net (the default: it reads into one " +
+        "reused buffer, the cheaper client) or the native backend",
     },
     json: { type: "boolean", description: "Print one JSON object instead of the summary" },
     spawn: {

@@ -30,9 +30,8 @@ export interface LoadOptions extends LoadTarget {
   /** Extra connections opened first that stay connected and quiet (default 0); always `node:net`. */
   idle?: number;
   /**
-   * What the busy connections run on: `"native"`, the native backend's connections, or `"net"`,
-   * `node:net` sockets. Default: `"native"` where the native backend is in use, else `"net"`
-   * (see `defaultLoadClient()`).
+   * What the busy connections run on: `"net"`, `node:net` sockets (the default, see
+   * `defaultLoadClient()`), or `"native"`, the native backend's connections.
    */
   client?: LoadClient;
   /** Called every `progressIntervalMs` while idle connections open and while the load runs. */

@@ -5,8 +5,8 @@
  * - `net`: a `node:net` socket reading into a reused buffer (`onread`), nothing allocated per read;
  * - `native`: a connection of the core's native backend (`native-load-socket.ts`), whose reads
  *   and writes are direct system calls on the addon's epoll loop. It costs about the same CPU
- *   per 1 KiB message and more per 100 KiB one, where each read over 32 KiB comes in a fresh
- *   64 KiB buffer from the backend (page faults and garbage collection).
+ *   per 1 KiB message and more per 100 KiB one: each read over 32 KiB comes as a Buffer of its
+ *   own, in memory that is new to the cache, where `net` reads into the same hot buffer.
  *
  * @module
  */
@@ -56,17 +56,16 @@ export interface LoadConnectOptions {
 }
 
 /**
- * The client used when none is asked for: `native` where the native backend is the one in use
- * (its addon is built and `ASYNCORE_BACKEND` does not say `net`), else `net`.
+ * The client used when none is asked for: `net`, the cheaper one (see above), so that a
+ * benchmark measures its server rather than its load generator.
  *
- * @throws As `getBackend()` does when `ASYNCORE_BACKEND` is invalid or asks for a missing addon.
  * @example
  * ```ts
  * console.log(`load on the ${defaultLoadClient()} client`);
  * ```
  */
 export function defaultLoadClient(): LoadClient {
-  return nativeClientBackend() !== undefined ? "native" : "net";
+  return "net";
 }
 
 /**
