@@ -67,7 +67,7 @@ const def: CommandDef = {
       type: "string",
       value: "CLIENT",
       description:
-        "native|net: what the load generator's busy connections run on (default native where the native backend is in use, else net)",
+        "net|native: what the load generator's busy connections run on (default net, the cheaper client)",
     },
     unframed: {
       type: "boolean",
