@@ -6,7 +6,7 @@
  */
 import { invalidArgValue } from "../errors.js";
 import { connectionLimitError, type LoadTarget, normalizeTarget, probeEcho } from "./connect-target.js";
-import { type IdleConnections, openIdleConnections } from "./idle-connections.js";
+import { type IdleProcess, openIdleProcess } from "./idle-process.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 import { makeMessages } from "./load-messages.js";
 import { checkLoadClient, defaultLoadClient, type LoadClient, settleWithin } from "./load-socket.js";
@@ -27,7 +27,11 @@ export interface LoadOptions extends LoadTarget {
   lines?: boolean;
   /** Length of the measured window in milliseconds (1..86400000). */
   durationMs: number;
-  /** Extra connections opened first that stay connected and quiet (default 0); always `node:net`. */
+  /**
+   * Extra connections opened first that stay connected and quiet (default 0); always `node:net`,
+   * held by a child process (`openIdleProcess`) so that they cost this process nothing while it
+   * drives the load. It runs on this process's CPUs and dies with it.
+   */
   idle?: number;
   /**
    * What the busy connections run on: `"net"`, `node:net` sockets (the default, see
@@ -114,6 +118,8 @@ export interface LoadResult {
 }
 
 const MAX_SIZE = 64 * 1024 * 1024;
+/** Time the idle holder waits beyond the window and the busy connects: probe, `onIdleReady`, teardown. */
+const HOLD_MARGIN_MS = 60_000;
 
 function checkInt(name: string, value: number | undefined, min: number, max: number): void {
   if (!Number.isInteger(value) || value! < min || value! > max) {
@@ -153,7 +159,7 @@ async function connectAll(pingers: PingPong[], timeoutMs: number): Promise<void>
 
 /**
  * Run a ping-pong load against an echo server and measure it. First `idle` quiet connections
- * open (in bounded batches), then `conns` connections connect; when all are connected the
+ * open (in bounded batches, in a child process of their own), then `conns` connections connect; when all are connected the
  * window of `durationMs` starts and each connection repeatedly sends a `size`-byte message
  * (different content each time; a line ending in `"\n"` with `lines`), waits for all `size`
  * echoed bytes, checks every byte and records
@@ -167,7 +173,8 @@ async function connectAll(pingers: PingPong[], timeoutMs: number): Promise<void>
  * @throws Rejects with `ERR_INVALID_ARG_VALUE` for bad options; with `ERR_BACKEND_UNAVAILABLE`
  * for the `native` client where the native backend is not in use; with the connect error
  * (`ECONNREFUSED`, `EMFILE` with advice to raise `ulimit -n`, `ETIMEDOUT`, …) when a connection
- * cannot be opened before the window; with `signal.reason` when aborted.
+ * cannot be opened before the window; with `ERR_IDLE_HOLDER` when the idle connections' process
+ * cannot be started; with `signal.reason` when aborted.
  * @example
  * ```ts
  * const r = await runLoad({ port, conns: 10, size: 1024, durationMs: 1000, lines: true });
@@ -208,14 +215,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     });
   };
 
-  let idle: IdleConnections | undefined;
+  let idle: IdleProcess | undefined;
   const pingers: PingPong[] = [];
   let ticker: NodeJS.Timeout | undefined;
   try {
     if (idleTarget > 0) {
-      idle = await openIdleConnections(target, {
+      idle = await openIdleProcess(target, {
         count: idleTarget,
         timeoutMs,
+        holdMs: opts.durationMs + HOLD_MARGIN_MS + timeoutMs * Math.ceil(opts.conns / 200),
         ...(opts.idleBatchSize !== undefined && { batchSize: opts.idleBatchSize }),
         ...(opts.signal && { signal: opts.signal }),
         onBatch: (opened) => progress("idle", 0, 0, opened),
