@@ -24,6 +24,7 @@ import {
   startTestServer,
   waitFor,
 } from "./_fixtures.js";
+import { childPids, noChildList, pidExists } from "./_processes.js";
 
 /** Why a client cannot run here, or false. */
 function skipClient(client: LoadClient): string | false {
@@ -259,6 +260,7 @@ for (const client of LOAD_CLIENTS) {
       try {
         let openAtReady = -1;
         let openAtStart = -1;
+        let holders: number[] = [];
         const r = await load({
           port: server.port,
           conns: 2,
@@ -269,6 +271,7 @@ for (const client of LOAD_CLIENTS) {
           onIdleReady: (n) => {
             assert.equal(n, 60);
             openAtReady = server.open;
+            if (!noChildList) holders = childPids();
           },
           onWindowStart: () => {
             openAtStart = server.open;
@@ -280,6 +283,10 @@ for (const client of LOAD_CLIENTS) {
         assert.ok(r.requests > 0);
         assert.equal(r.errors, 0);
         assert.equal(await waitFor(() => server.open === 0), true, "idle connections left open");
+        if (!noChildList) {
+          assert.equal(holders.length, 1, `children when idle were ready: ${holders}`);
+          assert.equal(pidExists(holders[0]!), false, "the idle holder outlived the run");
+        }
       } finally {
         await server.close();
       }
@@ -340,6 +347,44 @@ for (const client of LOAD_CLIENTS) {
         );
         assert.ok(performance.now() - started < 1000);
         assert.equal(await waitFor(() => server.open === 0), true);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it("closes the idle connections and ends their holder when aborted", { skip: noChildList }, async () => {
+      const server = await startTestServer(echo);
+      try {
+        for (const phase of ["idle", "run"] as const) {
+          const controller = new AbortController();
+          const reason = new Error(`stop in the ${phase} phase`);
+          let holders: number[] = [];
+          await assert.rejects(
+            load({
+              port: server.port,
+              conns: 2,
+              size: 100,
+              durationMs: 5000,
+              idle: phase === "idle" ? 3000 : 40,
+              idleBatchSize: 20,
+              progressIntervalMs: 20,
+              signal: controller.signal,
+              onProgress: (p) => {
+                if (p.phase !== phase || controller.signal.aborted) return;
+                holders = childPids();
+                controller.abort(reason);
+              },
+            }),
+            (err) => err === reason,
+          );
+          assert.equal(holders.length, 1, `children in the ${phase} phase: ${holders}`);
+          assert.equal(
+            pidExists(holders[0]!),
+            false,
+            `the idle holder outlived an abort in the ${phase} phase`,
+          );
+          assert.equal(await waitFor(() => server.open === 0), true, `${server.open} left open`);
+        }
       } finally {
         await server.close();
       }
