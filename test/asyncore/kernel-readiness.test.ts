@@ -7,11 +7,10 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { afterEach, beforeEach, describe, test } from "node:test";
-import type { Address } from "../../src/address.js";
 import { kChannel } from "../../src/asyncore/_symbols.js";
 import { Dispatcher, loop } from "../../src/asyncore/index.js";
 import { backendName } from "../../src/core/index.js";
-import { loopUntil, MapContext } from "../support/asyncore-harness.js";
+import { loopUntil, MapContext, rawServer } from "../support/asyncore-harness.js";
 import { delay } from "../support/resources.js";
 
 const native = backendName() === "native";
@@ -22,15 +21,6 @@ beforeEach(() => {
   ctx = new MapContext();
 });
 afterEach(() => ctx.teardown());
-
-/** A raw peer listening on loopback and a promise of its first accepted connection. */
-async function rawServer(): Promise<{ server: net.Server; addr: Address; accepted: Promise<net.Socket> }> {
-  const server = net.createServer({ allowHalfOpen: true });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = new Promise<net.Socket>((r) => server.once("connection", r));
-  return { server, addr: ["127.0.0.1", port], accepted };
-}
 
 /** A client dispatcher whose predicates and read size the test sets, and what it saw. */
 class Probe extends Dispatcher {

@@ -17,22 +17,13 @@ import {
   loop,
   SOCK_DGRAM,
 } from "../../src/asyncore/index.js";
-import { loopUntil, MapContext, unixPath } from "../support/asyncore-harness.js";
+import { loopUntil, MapContext, rawServer, unixPath } from "../support/asyncore-harness.js";
 
 let ctx: MapContext;
 beforeEach(() => {
   ctx = new MapContext();
 });
 afterEach(() => ctx.teardown());
-
-/** A raw listening socket and a promise of its first accepted connection. */
-async function rawServer(): Promise<{ server: net.Server; addr: Address; accepted: Promise<net.Socket> }> {
-  const server = net.createServer({ allowHalfOpen: true });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = new Promise<net.Socket>((r) => server.once("connection", r));
-  return { server, addr: ["127.0.0.1", port], accepted };
-}
 
 class Recorder extends Dispatcher {
   events: string[] = [];

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Address } from "../../src/address.js";
@@ -54,4 +55,17 @@ export class MapContext {
     if (expectEmpty) assert.deepEqual(leftovers, [], "dispatchers left in the map");
     await assertNoLeakedHandles(this.#handlesAtStart);
   }
+}
+
+/** A raw listening socket and a promise of its first accepted connection. */
+export async function rawServer(): Promise<{
+  server: net.Server;
+  addr: Address;
+  accepted: Promise<net.Socket>;
+}> {
+  const server = net.createServer({ allowHalfOpen: true });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as net.AddressInfo;
+  const accepted = new Promise<net.Socket>((r) => server.once("connection", r));
+  return { server, addr: ["127.0.0.1", port], accepted };
 }
