@@ -46,8 +46,9 @@ const CANDIDATE = 8;
 /** Readiness mode: the kernel said readable (writable) and no call has shown otherwise since. */
 const KERNEL_READABLE = 16;
 const KERNEL_WRITABLE = 32;
-/** Readiness mode: writability is polled now. */
-const POLL_WRITE = 64;
+/** Readiness mode: readability (writability) is polled now. */
+const POLL_READ = 64;
+const POLL_WRITE = 128;
 
 /**
  * Received chunks from `head` on; the first is consumed up to `offset`; `queued` bytes in all.
@@ -128,7 +129,7 @@ export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents 
   io: DirectStream | undefined = undefined;
   /** Received bytes not yet taken by `recv()`. */
   input: Input | undefined = undefined;
-  /** `EOF`, `GONE`, `OWN_PREDICATES`, `CANDIDATE`, `KERNEL_READABLE`, `KERNEL_WRITABLE`, `POLL_WRITE`. */
+  /** `EOF`, `GONE`, `OWN_PREDICATES`, `CANDIDATE`, `KERNEL_*` and `POLL_*`. */
   bits = 0;
   /** A connect, bind or listen failure waiting to be raised inside the loop. */
   failure: Error | null = null;
@@ -206,10 +207,8 @@ export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents 
    * otherwise stays known).
    */
   poll(read: boolean, write: boolean): void {
-    if ((this.bits & GONE) !== 0) return;
-    const pollWrite = write && (this.bits & KERNEL_WRITABLE) === 0;
-    this.bits = pollWrite ? this.bits | POLL_WRITE : this.bits & ~POLL_WRITE;
-    this.io!.setInterest(read && (this.bits & EOF) === 0, pollWrite);
+    if ((this.bits & GONE) === 0)
+      this.#poll(read && (this.bits & EOF) === 0, write && (this.bits & KERNEL_WRITABLE) === 0);
   }
 
   /**
@@ -218,7 +217,12 @@ export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents 
    * sweep looks at the dispatcher.
    */
   ignoredRead(): void {
-    if ((this.bits & GONE) === 0) this.io!.setInterest(false, (this.bits & POLL_WRITE) !== 0);
+    if ((this.bits & GONE) === 0) this.#poll(false, (this.bits & POLL_WRITE) !== 0);
+  }
+
+  #poll(read: boolean, write: boolean): void {
+    this.bits = (this.bits & ~(POLL_READ | POLL_WRITE)) | (read ? POLL_READ : 0) | (write ? POLL_WRITE : 0);
+    this.io!.setInterest(read, write);
   }
 
   /** Bytes received and not yet taken by `recv()`. */
@@ -285,12 +289,19 @@ export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents 
   }
 
   onReadable(): void {
+    // Reported again before anyone read: no loop is serving the dispatcher now (or it is
+    // behind). The kernel would say the same on every turn of Node's loop: stop polling until
+    // the scheduler looks at the dispatcher, which polls anew.
+    if ((this.bits & (KERNEL_READABLE | GONE)) === KERNEL_READABLE)
+      this.#poll(false, (this.bits & POLL_WRITE) !== 0);
     this.bits |= KERNEL_READABLE;
     this.markFromEvent();
   }
 
   onWritable(): void {
     this.bits |= KERNEL_WRITABLE;
+    // Known room needs no poll (and would be reported on every turn).
+    if ((this.bits & (POLL_WRITE | GONE)) === POLL_WRITE) this.#poll((this.bits & POLL_READ) !== 0, false);
     this.markFromEvent();
   }
 

@@ -201,6 +201,29 @@ describe("readiness mode", () => {
     server.close();
   });
 
+  test("with no loop running, a readable socket wakes the process once, not on every turn", {
+    skip,
+  }, async () => {
+    const { d, peer, server } = await connectedProbe();
+    const chan = d[kChannel];
+    let reports = 0;
+    const report = chan.onReadable.bind(chan);
+    chan.onReadable = () => {
+      reports++;
+      report();
+    };
+    peer.write("unread");
+    await delay(100);
+    assert.ok(reports >= 1 && reports <= 2, `${reports} readiness reports in 100 ms`);
+    // The next loop finds the socket readable and reads it.
+    d.readSize = 100;
+    await loopUntil(ctx.map, () => d.reads.length > 0);
+    assert.equal(d.reads[0]!.toString(), "unread");
+    d.close();
+    peer.destroy();
+    server.close();
+  });
+
   test("EOF and a reset each reach handleClose through recv(), not handleError", { skip }, async () => {
     const { d, peer, server } = await connectedProbe();
     d.readSize = 100;
