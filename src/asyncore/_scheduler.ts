@@ -39,14 +39,7 @@ const READ = 1;
 const WRITE = 2;
 
 /** Errors that mean "the peer is gone": they close the dispatcher rather than report an error. */
-export const DISCONNECTED = new Set([
-  "ECONNRESET",
-  "ENOTCONN",
-  "ESHUTDOWN",
-  "ECONNABORTED",
-  "EPIPE",
-  "EBADF",
-]);
+const DISCONNECTED = new Set(["ECONNRESET", "ENOTCONN", "ESHUTDOWN", "ECONNABORTED", "EPIPE", "EBADF"]);
 
 const schedulers = new WeakMap<SocketMap, Scheduler>();
 
@@ -288,8 +281,6 @@ export class Scheduler {
    * ready ones, and any marked meanwhile) go to a new list, the one emptied last time.
    */
   #collect(): number {
-    const ready = this.#ready;
-    const flags = this.#flags;
     let n = 0;
     const stamp = ++this.collections;
     const pending = this.candidates;
@@ -303,21 +294,7 @@ export class Scheduler {
         if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
           this.#lastSweep = now;
           this.sweeps++;
-          for (const d of this.watched) {
-            const chan: Channel = d[kChannel];
-            chan.seen = stamp;
-            this.inspected++;
-            const f = this.#readiness(d);
-            if (f === 0) {
-              chan.candidate = false;
-              continue;
-            }
-            chan.candidate = true;
-            next.push(d);
-            ready[n] = d;
-            flags[n] = f;
-            n++;
-          }
+          for (const d of this.watched) n = this.#examine(d, stamp, next, n);
         }
       }
       for (; i < pending.length; i++) {
@@ -325,17 +302,7 @@ export class Scheduler {
         const chan: Channel = d[kChannel];
         // Stale (dropped, or now in another map), or looked at already in this collection.
         if (!chan.candidate || chan.scheduler !== this || chan.seen === stamp) continue;
-        chan.seen = stamp;
-        this.inspected++;
-        const f = this.#readiness(d);
-        if (f === 0) {
-          chan.candidate = false;
-          continue;
-        }
-        next.push(d);
-        ready[n] = d;
-        flags[n] = f;
-        n++;
+        n = this.#examine(d, stamp, next, n);
       }
     } finally {
       // Only an ExitNow from an error handler gets here early: what was not looked at stays.
@@ -345,6 +312,26 @@ export class Scheduler {
     }
     this.#readyCount = n;
     return n;
+  }
+
+  /**
+   * Look at `d` once in collection `stamp`: ready, it stays a candidate (in `next`) and takes
+   * slot `n` of the ready list; not ready, it is dropped. Returns the ready count after it.
+   */
+  #examine(d: Dispatcher, stamp: number, next: Dispatcher[], n: number): number {
+    const chan: Channel = d[kChannel];
+    chan.seen = stamp;
+    this.inspected++;
+    const f = this.#readiness(d);
+    if (f === 0) {
+      chan.candidate = false;
+      return n;
+    }
+    chan.candidate = true;
+    next.push(d);
+    this.#ready[n] = d;
+    this.#flags[n] = f;
+    return n + 1;
   }
 
   /** Drop the entries of dispatchers that are no longer candidates here. */
@@ -420,12 +407,17 @@ export class Scheduler {
   /** A handler threw: asyncore's rules, and the loop never dies from one dispatcher. */
   #fail(d: Dispatcher, err: unknown): void {
     if (err instanceof ExitNow) throw err;
-    const code = (err as { code?: unknown } | null)?.code;
     guarded(d, () => {
-      if (typeof code === "string" && DISCONNECTED.has(code)) d.handleClose();
+      if (isDisconnect(err)) d.handleClose();
       else d.handleError(err);
     });
   }
+}
+
+/** `err` says the peer is gone (`ECONNRESET`, `EPIPE` …): asyncore closes rather than reports. */
+export function isDisconnect(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && DISCONNECTED.has(code);
 }
 
 /** Run a handler's error path; if that throws too, report it and close the dispatcher. */

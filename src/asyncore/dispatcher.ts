@@ -12,7 +12,7 @@ import { getBackend, NativeDatagramEndpoint, NativeSocket, NativeStreamListener 
 import { checkServerLimits, type ServerLimitOptions } from "../core/server-limits.js";
 import { type CodedError, codedError, codes, invalidArgValue } from "../errors.js";
 import { ACCEPT_QUEUE_MIN, Channel, SEND_BUFFER_HIGH, SEND_BUFFER_LOW } from "./_channel.js";
-import { DISCONNECTED, schedulerFor } from "./_scheduler.js";
+import { isDisconnect, schedulerFor } from "./_scheduler.js";
 import { acceptedConnections, kChannel, selfReportingPredicates } from "./_symbols.js";
 import { compactTraceback } from "./compact-traceback.js";
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from "./constants.js";
@@ -626,11 +626,6 @@ function recvNow(d: Dispatcher, io: DirectStream, bufferSize: number): Buffer {
   }
   if (data.length < Math.min(bufferSize, DIRECT_READ_MAX) || io.unread() === 0) chan.kernelReadable = false;
   return data;
-}
-
-function isDisconnect(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && DISCONNECTED.has(code);
 }
 
 /** A dispatcher's {@link Rare} state before anything is set. */
