@@ -173,19 +173,13 @@ export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents 
     this.bits = on ? this.bits | CANDIDATE : this.bits & ~CANDIDATE;
   }
 
-  /** Readiness mode: a `recv()` would find bytes, EOF or an error. */
-  get kernelReadable(): boolean {
-    return (this.bits & KERNEL_READABLE) !== 0;
+  /** Readiness mode: a `recv()` found the kernel drained (or failed): readable no longer. */
+  drained(): void {
+    this.bits &= ~KERNEL_READABLE;
   }
-  set kernelReadable(on: boolean) {
-    this.bits = on ? this.bits | KERNEL_READABLE : this.bits & ~KERNEL_READABLE;
-  }
-  /** Readiness mode: a `send()` would find room (or an error). */
-  get kernelWritable(): boolean {
-    return (this.bits & KERNEL_WRITABLE) !== 0;
-  }
-  set kernelWritable(on: boolean) {
-    this.bits = on ? this.bits | KERNEL_WRITABLE : this.bits & ~KERNEL_WRITABLE;
+  /** Readiness mode: a short `send()` found the kernel's buffer full: writable no longer. */
+  full(): void {
+    this.bits &= ~KERNEL_WRITABLE;
   }
 
   /**

@@ -594,7 +594,7 @@ function sendNow(d: Dispatcher, io: DirectStream, buf: Buffer): number {
     return 0;
   }
   // A short send means the kernel's buffer is full: poll for room from now on.
-  if (n < buf.length) chan.kernelWritable = false;
+  if (n < buf.length) chan.full();
   return n;
 }
 
@@ -608,23 +608,23 @@ function recvNow(d: Dispatcher, io: DirectStream, bufferSize: number): Buffer {
   try {
     data = io.recv(bufferSize);
   } catch (err) {
-    chan.kernelReadable = false;
+    chan.drained();
     if (!isDisconnect(err)) throw err;
     chan.eof = true;
     d.handleClose();
     return EMPTY;
   }
   if (data === null) {
-    chan.kernelReadable = false;
+    chan.drained();
     throw wouldBlock();
   }
   if (data.length === 0) {
-    chan.kernelReadable = false;
+    chan.drained();
     chan.eof = true;
     d.handleClose();
     return EMPTY;
   }
-  if (data.length < Math.min(bufferSize, DIRECT_READ_MAX) || io.unread() === 0) chan.kernelReadable = false;
+  if (data.length < Math.min(bufferSize, DIRECT_READ_MAX) || io.unread() === 0) chan.drained();
   return data;
 }
 
