@@ -15,8 +15,8 @@
 //   EV_READABLE                                              (stream in notify mode, below)
 //
 // Notify mode (setInterest with NOTIFY): the addon reports a readable stream instead of reading
-// it, and the owner reads with recv(max) when it chooses, as asyncore's dispatchers do after
-// select(). A poll error or hang-up is then reported as readiness for whatever is polled: the
+// it, and the owner reads with recv(max) (into the read area) or recvInto(target) (into memory
+// of its own) when it chooses, as asyncore's dispatchers do after select(). A poll error or hang-up is then reported as readiness for whatever is polled: the
 // recv() or send() that follows meets the error itself.
 //
 // Reads go into a read area that JS owns and names with init() and setReadBuffer(buffer,
@@ -796,6 +796,34 @@ napi_value MRecv(napi_env env, napi_callback_info info) {
   return Int(env, n);
 }
 
+// recvInto(target) -> bytes read into the start of target (any Uint8Array), 0 at EOF, -EAGAIN
+// when none wait, or -errno. For streams in notify mode: the caller owns the memory, so the read
+// lands where it will be used (asyncio's BufferedProtocol, socket.recv_into).
+napi_value MRecvInto(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Sock* s = Unwrap(env, info, &argc, argv);
+  if (s == nullptr) return nullptr;
+  void* data = nullptr;
+  size_t length = 0;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a Uint8Array");
+    return nullptr;
+  }
+  if (s->fd < 0) return Int(env, -EBADF);
+  if (length > kMaxStreamRead) length = kMaxStreamRead;
+  ssize_t n;
+  do {
+    n = recv(s->fd, data, length, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Int(env, -errno);
+  if (n == 0 && length > 0) {
+    s->eof = true;
+    SetInterest(s, s->interest & ~UV_READABLE);
+  }
+  return Int(env, n);
+}
+
 // unread() -> bytes the kernel holds for reading now (FIONREAD) | -errno
 napi_value MUnread(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -1010,6 +1038,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"shutdown", nullptr, MShutdown, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setInterest", nullptr, MSetInterest, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"recv", nullptr, MRecv, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"recvInto", nullptr, MRecvInto, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unread", nullptr, MUnread, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, MClose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"detach", nullptr, MDetach, nullptr, nullptr, nullptr, napi_default, nullptr},

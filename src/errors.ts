@@ -25,6 +25,8 @@ export const codes = {
   INVALID_ARG_VALUE: "ERR_INVALID_ARG_VALUE",
   /** An argument has the wrong type. */
   INVALID_ARG_TYPE: "ERR_INVALID_ARG_TYPE",
+  /** A callback of yours returned something unusable, e.g. an empty buffer from `getBuffer()`. */
+  INVALID_RETURN_VALUE: "ERR_INVALID_RETURN_VALUE",
   /** Nothing is buffered and the peer has not ended: a non-blocking read would block. */
   WOULD_BLOCK: "EWOULDBLOCK",
   /** The operation needs a connected socket. */
@@ -61,6 +63,11 @@ export function invalidArgValue(message: string): RangeError & CodedError {
 /** A `TypeError` with `ERR_INVALID_ARG_TYPE`. */
 export function invalidArgType(message: string): TypeError & CodedError {
   return withCode(new TypeError(message), codes.INVALID_ARG_TYPE);
+}
+
+/** A `TypeError` with `ERR_INVALID_RETURN_VALUE`: a callback returned something unusable. */
+export function invalidReturnValue(message: string): TypeError & CodedError {
+  return withCode(new TypeError(message), codes.INVALID_RETURN_VALUE);
 }
 
 /** A plain `Error` with the given code and message. */

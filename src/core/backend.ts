@@ -40,6 +40,33 @@ export interface StreamEvents {
   onClose(err: Error | null): void;
 }
 
+/**
+ * What a connection reports to an owner that gives the memory reads land in (asyncio's
+ * `BufferedProtocol`). A backend that can read into it (native, without TLS) calls
+ * `getBuffer()` before each read and `onBuffered(n)` after it, and never `onData`; one that
+ * cannot (node:net, TLS) calls `onData(chunk)` as usual, and the owner copies the chunk in.
+ *
+ * @example
+ * ```ts
+ * const memory = Buffer.alloc(65536);
+ * conn.start({ ...events, getBuffer: () => memory, onBuffered: (n) => use(memory.subarray(0, n)) });
+ * ```
+ */
+export interface BufferedStreamEvents extends StreamEvents {
+  /**
+   * Memory for the next read, at least one byte long; `undefined` to skip this read (the owner
+   * is closing the connection). `sizeHint` is what the backend would like, -1 for "any".
+   */
+  getBuffer(sizeHint: number): Uint8Array | undefined;
+  /** A read put `n` bytes at the start of the memory the last `getBuffer()` gave. */
+  onBuffered(n: number): void;
+}
+
+/** Whether `events` give the memory reads land in (see {@link BufferedStreamEvents}). */
+export function readsIntoOwnMemory(events: StreamEvents): events is BufferedStreamEvents {
+  return typeof (events as Partial<BufferedStreamEvents>).getBuffer === "function";
+}
+
 /** A connected (or connecting) byte stream: TCP, Unix-domain or TLS. */
 export interface StreamConnection {
   /** Name of the backend that made it (`"net"`, `"native"`). */
@@ -71,10 +98,14 @@ export interface StreamConnection {
    * new owner: the events object is replaced and nothing else changes.
    */
   start(events: StreamEvents): void;
-  /** Queue bytes for sending; never throws for a full buffer (see `writePaused`). */
-  write(data: Buffer): void;
-  /** Queue several buffers as one system call where the backend can. */
-  writev(chunks: readonly Buffer[]): void;
+  /**
+   * Queue bytes for sending; never throws for a full buffer (see `writePaused`). What is not
+   * sent at once stays referenced, not copied, unless `borrowed` says the caller will change
+   * `data` once this returns: then the connection copies what it keeps.
+   */
+  write(data: Buffer, borrowed?: boolean): void;
+  /** Queue several buffers as one system call where the backend can (`borrowed`: as `write()`). */
+  writev(chunks: readonly Buffer[], borrowed?: boolean): void;
   /** Half-close after the buffered bytes are flushed. */
   end(): void;
   /** Stop reading, flush what is buffered, then close. `onClose(null)` follows. */
@@ -130,6 +161,11 @@ export interface DirectStream {
    * `null` when none wait. @throws a system error (`ECONNRESET` …), which also closes the connection.
    */
   recv(max: number): Buffer | null;
+  /**
+   * One `recv()` into the start of `target` (at most {@link DIRECT_READ_MAX} bytes): the count,
+   * 0 at EOF or once closed, `null` when none wait. @throws as `recv()`.
+   */
+  recvInto(target: Uint8Array): number | null;
   /**
    * One `send()`: how many bytes of `data` the kernel took, 0 when it takes none now.
    * @throws a system error (`EPIPE`, `ECONNRESET` …), which also closes the connection.

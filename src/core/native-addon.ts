@@ -39,6 +39,8 @@ export interface NativeHandle {
   setInterest(mask: number): number;
   /** Read up to `max` bytes into the read area (see {@link receive}): count, 0 at EOF, or -errno. */
   recv(max: number): number;
+  /** Read into the start of `target` (at most 256 KiB): count, 0 at EOF, or -errno. */
+  recvInto(target: Uint8Array): number;
   /** Bytes the kernel holds for reading now, or -errno. */
   unread(): number;
   close(): void;

@@ -21,13 +21,15 @@
 import * as net from "node:net";
 import type * as tls from "node:tls";
 import type { Address } from "../address.js";
-import { socketClosed } from "../errors.js";
-import type {
-  ConnectOptions,
-  DirectStream,
-  ReadinessEvents,
-  StreamConnection,
-  StreamEvents,
+import { codedError, codes, socketClosed } from "../errors.js";
+import {
+  type BufferedStreamEvents,
+  type ConnectOptions,
+  type DirectStream,
+  type ReadinessEvents,
+  readsIntoOwnMemory,
+  type StreamConnection,
+  type StreamEvents,
 } from "./backend.js";
 import {
   type HandleOwner,
@@ -70,6 +72,8 @@ const TLS = 1 << 11;
 const DIRECT = 1 << 12;
 const WANT_READ = 1 << 13;
 const WANT_WRITE = 1 << 14;
+/** The owner gives the memory reads land in ({@link BufferedStreamEvents}): read in notify mode. */
+const BUFFERED = 1 << 15;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -208,16 +212,21 @@ export class NativeStreamConnection
       this.#tls().start(events);
       return;
     }
-    if (this.#state & STARTED) return;
-    this.#state |= STARTED;
+    const buffered = readsIntoOwnMemory(events) ? BUFFERED : 0;
+    const was = this.#state;
+    this.#state = (was & ~BUFFERED) | buffered | STARTED;
+    if (was & STARTED) {
+      if ((was & BUFFERED) !== buffered) this.#update();
+      return;
+    }
     this.#update();
     // A socket that failed before its owner started it still reports its close.
     if (this.#state & REPORTED) this.#reportCloseVia(queueMicrotask);
   }
 
-  write(data: Buffer): void {
+  write(data: Buffer, borrowed = false): void {
     if (this.#state & TLS) {
-      this.#tls().write(data);
+      this.#tls().write(data, borrowed);
       return;
     }
     if ((this.#state & (WRITABLE | CLOSED)) !== WRITABLE) throw socketClosed("the connection");
@@ -230,24 +239,33 @@ export class NativeStreamConnection
         this.#finish(systemError(-n, "write"));
         return;
       }
-      this.#push(data);
-      this.#offset = n;
+      // What the kernel did not take waits; a borrowed buffer's rest waits as a copy.
+      if (borrowed) this.#push(Buffer.from(data.subarray(n)));
+      else {
+        this.#push(data);
+        this.#offset = n;
+      }
       this.#queued = data.length - n;
     } else {
-      this.#push(data);
+      this.#push(borrowed ? Buffer.from(data) : data);
       this.#queued += data.length;
     }
     this.#update();
     this.#checkPause();
   }
 
-  writev(chunks: readonly Buffer[]): void {
+  writev(chunks: readonly Buffer[], borrowed = false): void {
     if (this.#state & TLS) {
-      this.#tls().writev(chunks);
+      this.#tls().writev(chunks, borrowed);
       return;
     }
     if (chunks.length === 1) {
-      this.write(chunks[0]!);
+      this.write(chunks[0]!, borrowed);
+      return;
+    }
+    // Borrowed: one copy up front (rarely used; `write()` copies only what waits).
+    if (borrowed) {
+      this.write(Buffer.concat(chunks));
       return;
     }
     if ((this.#state & (WRITABLE | CLOSED)) !== WRITABLE) throw socketClosed("the connection");
@@ -399,15 +417,30 @@ export class NativeStreamConnection
     if (h === null || this.#state & (ENDED | TLS)) return EMPTY;
     const got = receive(h, max);
     if (typeof got !== "number") return got;
+    return this.#afterEmptyRecv(got) ? EMPTY : null;
+  }
+
+  recvInto(target: Uint8Array): number | null {
+    const h = this.#h;
+    if (h === null || this.#state & (ENDED | TLS) || target.length === 0) return 0;
+    const n = h.recvInto(target);
+    if (n > 0) return n;
+    return this.#afterEmptyRecv(n) ? 0 : null;
+  }
+
+  /**
+   * A readiness-mode read that gave no bytes: `true` at EOF (the addon dropped read interest),
+   * `false` when none wait. @throws the system error, which also closes the connection.
+   */
+  #afterEmptyRecv(got: number): boolean {
     if (got === 0) {
-      // EOF: the addon dropped read interest.
       this.#state |= ENDED;
       this.#mask = -1;
       this.#update();
       if ((this.#state & (SHUT | REPORTED)) === SHUT) this.#finish(null);
-      return EMPTY;
+      return true;
     }
-    if (got === -this.#addon.EAGAIN) return null;
+    if (got === -this.#addon.EAGAIN) return false;
     const err = systemError(-got, "recv");
     this.#finish(err);
     throw err;
@@ -449,7 +482,8 @@ export class NativeStreamConnection
   onNativeEvent(kind: number, a: unknown): void {
     const addon = this.#addon;
     if (kind === addon.EV_READABLE) {
-      (this.#events as ReadinessEvents).onReadable();
+      if (this.#state & DIRECT) (this.#events as ReadinessEvents).onReadable();
+      else this.#readInto();
     } else if (kind === addon.EV_DATA) {
       this.#events.onData(a as Buffer);
     } else if (kind === addon.EV_WRITABLE) {
@@ -457,12 +491,7 @@ export class NativeStreamConnection
       else if (this.#queued > 0 || (this.#state & DIRECT) === 0) this.#flush();
       else (this.#events as ReadinessEvents).onWritable();
     } else if (kind === addon.EV_EOF) {
-      this.#state |= ENDED;
-      // The addon dropped read interest (and after a poll error, all of it): poll anew.
-      this.#mask = -1;
-      this.#update();
-      if (this.#state & STARTED) this.#events.onEnd();
-      if ((this.#state & (SHUT | REPORTED)) === SHUT) this.#finish(null);
+      this.#ended();
     } else if (kind === addon.EV_ERROR) {
       this.#mask = -1;
       if (this.#state & CONNECTING) this.#connectFailed(a as number);
@@ -471,6 +500,37 @@ export class NativeStreamConnection
   }
 
   // --- internals -------------------------------------------------------------------------------
+  /** The peer sent EOF; the addon dropped read interest (and after a poll error, all of it). */
+  #ended(): void {
+    this.#state |= ENDED;
+    this.#mask = -1;
+    this.#update();
+    if (this.#state & STARTED) this.#events.onEnd();
+    if ((this.#state & (SHUT | REPORTED)) === SHUT) this.#finish(null);
+  }
+
+  /**
+   * Readable, and the owner gives the memory: one `recv()` straight into it. An error or
+   * hang-up is met here too (notify mode reports them as readiness).
+   */
+  #readInto(): void {
+    const h = this.#h;
+    if (h === null || (this.#state & (READING | ENDED | CLOSED)) !== READING) return;
+    const events = this.#events as BufferedStreamEvents;
+    const target = events.getBuffer(-1);
+    // The owner may have paused, closed or failed inside getBuffer().
+    if (this.#h !== h || (this.#state & (READING | CLOSED)) !== READING) return;
+    if (target === undefined || target.length === 0) {
+      // Polling on would find the socket readable again at once: a busy loop.
+      this.abort(codedError(codes.INVALID_RETURN_VALUE, "getBuffer() gave no memory to read into"));
+      return;
+    }
+    const n = h.recvInto(target);
+    if (n > 0) events.onBuffered(n);
+    else if (n === 0) this.#ended();
+    else if (n !== -this.#addon.EAGAIN) this.#finish(systemError(-n, "read"));
+  }
+
   /** The rarely needed state, made on first need. */
   #more(): Rare {
     return (this.#rare ??= {
@@ -653,7 +713,8 @@ export class NativeStreamConnection
       if (state & WANT_WRITE || this.#queued > 0) mask |= addon.WRITABLE;
       if (mask !== 0) mask |= addon.NOTIFY;
     } else {
-      if ((state & (STARTED | READING | ENDED | CLOSED)) === (STARTED | READING)) mask = addon.READABLE;
+      if ((state & (STARTED | READING | ENDED | CLOSED)) === (STARTED | READING))
+        mask = state & BUFFERED ? addon.READABLE | addon.NOTIFY : addon.READABLE;
       if (this.#queued > 0) mask |= addon.WRITABLE;
     }
     if (mask === this.#mask) return;

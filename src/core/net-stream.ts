@@ -101,17 +101,19 @@ export class NetStreamConnection implements StreamConnection {
     if (this.#reported) queueMicrotask(() => this.#events.onClose(this.#error));
   }
 
-  write(data: Buffer): void {
+  /** `borrowed`: Node's write queue keeps what it is given, so it is given a copy. */
+  write(data: Buffer, borrowed = false): void {
     if (this.#closed || !this.#writable) throw socketClosed("the connection");
+    if (borrowed) data = Buffer.from(data);
     const sock = this.#sock;
     if (sock.writableLength + data.length > this.#low) sock.write(data, this.#afterWrite);
     else sock.write(data);
     this.#checkPause();
   }
 
-  writev(chunks: readonly Buffer[]): void {
-    if (chunks.length === 1) {
-      this.write(chunks[0]!);
+  writev(chunks: readonly Buffer[], borrowed = false): void {
+    if (chunks.length === 1 || borrowed) {
+      this.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), chunks.length === 1 && borrowed);
       return;
     }
     if (this.#closed || !this.#writable) throw socketClosed("the connection");

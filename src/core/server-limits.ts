@@ -24,7 +24,14 @@
 import type * as tls from "node:tls";
 import type { Address } from "../address.js";
 import { codedError, codes, invalidArgType, invalidArgValue } from "../errors.js";
-import type { ListenerEvents, ListenOptions, StreamConnection, StreamEvents } from "./backend.js";
+import {
+  type BufferedStreamEvents,
+  type ListenerEvents,
+  type ListenOptions,
+  readsIntoOwnMemory,
+  type StreamConnection,
+  type StreamEvents,
+} from "./backend.js";
 import { noStreamEvents } from "./write-limits.js";
 
 /** The limit options of `ListenOptions` that a listener honours. */
@@ -314,12 +321,7 @@ class LimitedConnection implements StreamConnection {
     this.#hook = {
       onConnect: () => this.#owner.onConnect?.(),
       onData: (chunk) => {
-        this.seen = this.#limits.epoch;
-        this.#received += chunk.length;
-        this.#limits.bytesIn += chunk.length;
-        // Measured on arrival: the owner may pass the chunk on to the kernel before it returns.
-        const held = this.#received - this.#written + this.inner.writeBufferSize;
-        if (held > this.#limits.peakBuffered) this.#limits.peakBuffered = held;
+        this.#arrived(chunk.length);
         this.#owner.onData(chunk);
       },
       onEnd: () => this.#owner.onEnd(),
@@ -328,6 +330,28 @@ class LimitedConnection implements StreamConnection {
       onClose: (err) => {
         this.#limits.release(this);
         this.#owner.onClose(err);
+      },
+    };
+  }
+
+  /** Stamp and count `n` bytes received. */
+  #arrived(n: number): void {
+    this.seen = this.#limits.epoch;
+    this.#received += n;
+    this.#limits.bytesIn += n;
+    // Measured on arrival: the owner may pass the bytes on to the kernel before it returns.
+    const held = this.#received - this.#written + this.inner.writeBufferSize;
+    if (held > this.#limits.peakBuffered) this.#limits.peakBuffered = held;
+  }
+
+  /** The hook for an owner that gives the memory reads land in: the same, plus those two calls. */
+  #bufferedHook(): BufferedStreamEvents {
+    return {
+      ...this.#hook,
+      getBuffer: (sizeHint) => (this.#owner as BufferedStreamEvents).getBuffer(sizeHint),
+      onBuffered: (n) => {
+        this.#arrived(n);
+        (this.#owner as BufferedStreamEvents).onBuffered(n);
       },
     };
   }
@@ -375,15 +399,15 @@ class LimitedConnection implements StreamConnection {
       this.started = true;
       this.seen = this.#limits.epoch;
     }
-    this.inner.start(this.#hook);
+    this.inner.start(readsIntoOwnMemory(events) ? this.#bufferedHook() : this.#hook);
   }
-  write(data: Buffer): void {
-    this.inner.write(data);
+  write(data: Buffer, borrowed?: boolean): void {
+    this.inner.write(data, borrowed);
     this.#written += data.length;
     this.#limits.bytesOut += data.length;
   }
-  writev(chunks: readonly Buffer[]): void {
-    this.inner.writev(chunks);
+  writev(chunks: readonly Buffer[], borrowed?: boolean): void {
+    this.inner.writev(chunks, borrowed);
     let n = 0;
     for (const chunk of chunks) n += chunk.length;
     this.#written += n;
