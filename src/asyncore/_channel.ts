@@ -384,28 +384,56 @@ export class Channel implements ReadinessEvents, ListenerEvents, DatagramEvents 
     let out: Buffer;
     if (available <= n) {
       out = input.offset === 0 ? chunk : chunk.subarray(input.offset);
-      input.chunks[input.head] = undefined as unknown as Buffer;
-      input.head++;
-      input.offset = 0;
-      if (input.head === input.chunks.length) {
-        // Every slot is empty. pop() is much cheaper than `length = 0` (a runtime call) and
-        // costs one step per chunk queued.
-        const chunks = input.chunks;
-        while (chunks.length > 0) chunks.pop();
-        input.head = 0;
-      } else if (input.head > 64 && input.head * 2 > input.chunks.length) {
-        input.chunks = input.chunks.slice(input.head);
-        input.head = 0;
-      }
+      this.#dropHead(input);
     } else {
       out = chunk.subarray(input.offset, input.offset + n);
       input.offset += n;
     }
-    input.queued -= out.length;
+    this.#consumed(input, out.length);
+    return out;
+  }
+
+  /**
+   * Copy queued bytes to the start of `target` until it is full or the queue empty, and return
+   * their count (`target` not empty, `queued > 0`). Allocates nothing: for `recvInto()`.
+   */
+  takeInto(target: Uint8Array): number {
+    const input = this.input!;
+    let n = 0;
+    while (n < target.length && input.head < input.chunks.length) {
+      const chunk = input.chunks[input.head]!;
+      const end = Math.min(chunk.length, input.offset + target.length - n);
+      n += chunk.copy(target, n, input.offset, end);
+      if (end === chunk.length) this.#dropHead(input);
+      else input.offset = end;
+    }
+    this.#consumed(input, n);
+    return n;
+  }
+
+  /** The head chunk was taken whole: clear its slot and move on. */
+  #dropHead(input: Input): void {
+    input.chunks[input.head] = undefined as unknown as Buffer;
+    input.head++;
+    input.offset = 0;
+    if (input.head === input.chunks.length) {
+      // Every slot is empty. pop() is much cheaper than `length = 0` (a runtime call) and
+      // costs one step per chunk queued.
+      const chunks = input.chunks;
+      while (chunks.length > 0) chunks.pop();
+      input.head = 0;
+    } else if (input.head > 64 && input.head * 2 > input.chunks.length) {
+      input.chunks = input.chunks.slice(input.head);
+      input.head = 0;
+    }
+  }
+
+  /** `n` bytes were taken: resume reading once the queue is back under its limit. */
+  #consumed(input: Input, n: number): void {
+    input.queued -= n;
     if (input.queued <= READ_QUEUE_LIMIT && this.conn !== undefined && !this.conn.reading && !this.gone) {
       this.conn.resumeReading();
     }
-    return out;
   }
 
   /** Forget the socket objects (after close). */

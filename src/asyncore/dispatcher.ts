@@ -10,7 +10,7 @@ import { type Address, type BytesLike, formatAddress, toBuffer } from "../addres
 import { DIRECT_READ_MAX, type DirectStream, type StreamConnection } from "../core/backend.js";
 import { getBackend, NativeDatagramEndpoint, NativeSocket, NativeStreamListener } from "../core/index.js";
 import { checkServerLimits, type ServerLimitOptions } from "../core/server-limits.js";
-import { type CodedError, codedError, codes, invalidArgValue } from "../errors.js";
+import { type CodedError, codedError, codes, invalidArgType, invalidArgValue } from "../errors.js";
 import { ACCEPT_QUEUE_MIN, Channel, SEND_BUFFER_HIGH, SEND_BUFFER_LOW } from "./_channel.js";
 import { isDisconnect, schedulerFor } from "./_scheduler.js";
 import { acceptedConnections, kChannel, selfReportingPredicates } from "./_symbols.js";
@@ -383,13 +383,55 @@ export class Dispatcher {
     if (bufferSize === 0) return EMPTY;
     if (chan.queued > 0) return chan.take(bufferSize);
     if (chan.io !== undefined && !chan.eof) return recvNow(this, chan.io, bufferSize);
-    if (chan.eof) {
-      this.handleClose();
-      return EMPTY;
+    nothingQueued(this);
+    return EMPTY;
+  }
+
+  /**
+   * `recv()` into the start of your own `buffer`: copies up to `nbytes` received bytes (default
+   * and 0: `buffer.length`) and returns their count. A busy connection then reads without
+   * allocating a Buffer per read; on the native backend the kernel copies straight into your
+   * memory. At EOF (or after a reset) returns 0 and calls `handleClose()`. A datagram socket
+   * copies the next datagram, cut to `nbytes` (the rest of it is lost, as on UDP).
+   *
+   * `send()` does not copy: while bytes sent from `buffer` wait to be sent (`DispatcherWithSend`
+   * queues them by reference), do not read into it again.
+   *
+   * @example
+   * ```ts
+   * class Counter extends Dispatcher {
+   *   readonly buf = Buffer.alloc(65536);
+   *   total = 0;
+   *   handleRead() { this.total += this.recvInto(this.buf); }
+   * }
+   * ```
+   * @throws `EWOULDBLOCK` when nothing is buffered yet; `ERR_INVALID_ARG_TYPE` when `buffer`
+   * is not a Uint8Array, `ERR_INVALID_ARG_VALUE` when `nbytes` is not in 0..buffer.length.
+   * Python: `socket.recv_into()`.
+   */
+  recvInto(buffer: Uint8Array, nbytes = 0): number {
+    if (!(buffer instanceof Uint8Array))
+      throw invalidArgType("Cannot receive: the buffer must be a Uint8Array");
+    if (typeof nbytes !== "number") throw invalidArgType("Cannot receive: nbytes must be a number");
+    if (!Number.isInteger(nbytes) || nbytes < 0 || nbytes > buffer.length) {
+      throw invalidArgValue(
+        `Cannot receive: nbytes must be an integer in 0..${buffer.length} (the buffer's length), got ${nbytes}`,
+      );
     }
-    if (chan.conn === undefined)
-      throw codedError(codes.NOT_CONNECTED, "Cannot receive: the socket is not connected");
-    throw wouldBlock();
+    const chan = this[kChannel];
+    chan.progress++;
+    const target = nbytes === 0 || nbytes === buffer.length ? buffer : buffer.subarray(0, nbytes);
+    if (chan.datagram !== undefined) {
+      const next = this.recvfrom(target.length);
+      if (next === null) throw wouldBlock();
+      target.set(next[0]);
+      return next[0].length;
+    }
+    if (target.length === 0) return 0;
+    if (chan.queued > 0) return chan.takeInto(target);
+    if (chan.io !== undefined && !chan.eof) return recvIntoNow(this, chan.io, target);
+    nothingQueued(this);
+    return 0;
   }
 
   /** Send one datagram to `addr`; returns its length. Python: `socket.sendto()`. */
@@ -603,29 +645,76 @@ function sendNow(d: Dispatcher, io: DirectStream, buf: Buffer): number {
  * may hold more: after a read that filled what was asked, one `FIONREAD` tells.
  */
 function recvNow(d: Dispatcher, io: DirectStream, bufferSize: number): Buffer {
-  const chan = d[kChannel];
   let data: Buffer | null;
   try {
     data = io.recv(bufferSize);
   } catch (err) {
-    chan.drained();
-    if (!isDisconnect(err)) throw err;
-    chan.eof = true;
-    d.handleClose();
+    readFailed(d, err);
     return EMPTY;
   }
-  if (data === null) {
+  return afterRead(d, io, bufferSize, data === null ? null : data.length) === 0 ? EMPTY : data!;
+}
+
+/** `recvInto()` in readiness mode: as {@link recvNow}, into `target`. */
+function recvIntoNow(d: Dispatcher, io: DirectStream, target: Uint8Array): number {
+  let n: number | null;
+  try {
+    n = io.recvInto(target);
+  } catch (err) {
+    readFailed(d, err);
+    return 0;
+  }
+  return afterRead(d, io, target.length, n);
+}
+
+/**
+ * A readiness-mode read of `asked` bytes gave `got` (`null`: none wait, 0: EOF): what
+ * `recv()`/`recvInto()` return. @throws `EWOULDBLOCK` when none waited.
+ */
+function afterRead(d: Dispatcher, io: DirectStream, asked: number, got: number | null): number {
+  const chan = d[kChannel];
+  if (got === null) {
     chan.drained();
     throw wouldBlock();
   }
-  if (data.length === 0) {
-    chan.drained();
-    chan.eof = true;
-    d.handleClose();
-    return EMPTY;
+  if (got === 0) {
+    peerGone(d);
+    return 0;
   }
-  if (data.length < Math.min(bufferSize, DIRECT_READ_MAX) || io.unread() === 0) chan.drained();
-  return data;
+  if (got < Math.min(asked, DIRECT_READ_MAX) || io.unread() === 0) chan.drained();
+  return got;
+}
+
+/** A readiness-mode read failed: a disconnect reads as EOF. @throws any other error. */
+function readFailed(d: Dispatcher, err: unknown): void {
+  if (!isDisconnect(err)) {
+    d[kChannel].drained();
+    throw err;
+  }
+  peerGone(d);
+}
+
+/** EOF or a reset: nothing more to read, and `handleClose()`, as Python's `recv()` does. */
+function peerGone(d: Dispatcher): void {
+  const chan = d[kChannel];
+  chan.drained();
+  chan.eof = true;
+  d.handleClose();
+}
+
+/**
+ * A stream `recv()`/`recvInto()` with nothing queued to take: at EOF calls `handleClose()` (the
+ * caller returns nothing). @throws `ENOTCONN` with no connection, else `EWOULDBLOCK`.
+ */
+function nothingQueued(d: Dispatcher): void {
+  const chan = d[kChannel];
+  if (chan.eof) {
+    d.handleClose();
+    return;
+  }
+  if (chan.conn === undefined)
+    throw codedError(codes.NOT_CONNECTED, "Cannot receive: the socket is not connected");
+  throw wouldBlock();
 }
 
 /** A dispatcher's {@link Rare} state before anything is set. */
