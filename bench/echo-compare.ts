@@ -40,6 +40,14 @@ import { markdownTable, type RunConfig, type RunRecord, summarize } from "./comp
 
 const scriptPath = fileURLToPath(import.meta.url);
 const FRONT_ENDS = ECHO_APIS.filter((a) => a !== "raw");
+/**
+ * Servers that only this benchmark runs, by API name, each a variant of a front end's server:
+ * run when `--apis` names them, not by default (nor by `asyncore bench --spawn`).
+ */
+const VARIANTS: Readonly<Record<string, string>> = {
+  /** The dispatcher reading with `recvInto()` into a buffer of its own. */
+  "dispatcher-into": "dispatcher-recv-into-echo.js",
+};
 
 const def: CommandDef = {
   name: "echo-compare",
@@ -52,7 +60,7 @@ const def: CommandDef = {
     apis: {
       type: "string",
       value: "LIST",
-      description: `Servers to compare with raw (default all of ${FRONT_ENDS.join(",")} that exist; "raw" = raw again; API@net or API@native picks the backend; uvloop = Python asyncio on uvloop)`,
+      description: `Servers to compare with raw (default all of ${FRONT_ENDS.join(",")} that exist; "raw" = raw again; API@net or API@native picks the backend; uvloop = Python asyncio on uvloop; also ${Object.keys(VARIANTS).join(", ")})`,
     },
     sizes: { type: "string", value: "LIST", description: "Message sizes in bytes (default 1024,102400)" },
     runs: { type: "string", value: "N", description: "Runs per server and configuration (default 3)" },
@@ -161,11 +169,17 @@ function makePlan(argv: readonly string[]): Plan | undefined {
       else servers.push({ label: "uvloop", api: item, argv: found, env });
       continue;
     }
-    if (!(ECHO_APIS as readonly string[]).includes(name)) {
-      throw usageError(`Invalid --apis: unknown "${name}" (expected ${[...ECHO_APIS, "uvloop"].join(", ")})`);
+    const variant = Object.hasOwn(VARIANTS, name) ? VARIANTS[name]! : undefined;
+    if (variant === undefined && !(ECHO_APIS as readonly string[]).includes(name)) {
+      throw usageError(
+        `Invalid --apis: unknown "${name}" (expected ${[...ECHO_APIS, ...Object.keys(VARIANTS), "uvloop"].join(", ")})`,
+      );
     }
-    const script = findServerScript(name as EchoApi, [dir]);
-    if (script === undefined) skipped.push(`${name} (no ${name}-echo.js in ${dir})`);
+    const script =
+      variant === undefined
+        ? findServerScript(name as EchoApi, [dir])
+        : [join(dir, variant)].find((f) => existsSync(f));
+    if (script === undefined) skipped.push(`${name} (no ${variant ?? `${name}-echo.js`} in ${dir})`);
     else {
       const label = name === "raw" && backend === undefined ? "raw (repeat)" : item;
       servers.push({ label, api: item, argv: [process.execPath, script], env });
