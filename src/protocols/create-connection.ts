@@ -9,7 +9,7 @@ import type { Address } from "../address.js";
 import type { StreamConnection, StreamEvents } from "../core/index.js";
 import { getBackend } from "../core/index.js";
 import { codedError, codes, invalidArgType, invalidArgValue } from "../errors.js";
-import type { Protocol, Transport } from "./protocol.js";
+import type { StreamProtocol, Transport } from "./protocol.js";
 import { StreamTransport } from "./stream-transport.js";
 
 /**
@@ -44,12 +44,12 @@ export interface ConnectOptions {
  * transport.write("ping\n");
  * ```
  */
-export function createConnection(
-  factory: () => Protocol,
+export function createConnection<P extends StreamProtocol>(
+  factory: () => P,
   host: string,
   port: number,
   opts: ConnectOptions = {},
-): Promise<[Transport, Protocol]> {
+): Promise<[Transport, P]> {
   if (typeof host !== "string") {
     return Promise.reject(invalidArgType(`Cannot connect: host must be a string, got ${typeof host}`));
   }
@@ -71,22 +71,22 @@ export function createConnection(
  * const [transport] = await createUnixConnection(() => new Client(), "/tmp/echo.sock");
  * ```
  */
-export function createUnixConnection(
-  factory: () => Protocol,
+export function createUnixConnection<P extends StreamProtocol>(
+  factory: () => P,
   path: string,
   opts: ConnectOptions = {},
-): Promise<[Transport, Protocol]> {
+): Promise<[Transport, P]> {
   if (typeof path !== "string" || path === "") {
     return Promise.reject(invalidArgType("Cannot connect: path must be a non-empty string"));
   }
   return connect(factory, path, opts);
 }
 
-function connect(
-  factory: () => Protocol,
+function connect<P extends StreamProtocol>(
+  factory: () => P,
   addr: Address,
   opts: ConnectOptions,
-): Promise<[Transport, Protocol]> {
+): Promise<[Transport, P]> {
   if (typeof factory !== "function") {
     return Promise.reject(
       invalidArgType(`Cannot connect: factory must be a function, got ${typeof factory}`),
@@ -94,7 +94,7 @@ function connect(
   }
   const { signal } = opts;
   if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<[Transport, Protocol]>((resolve, reject) => {
+  return new Promise<[Transport, P]>((resolve, reject) => {
     let settled = false;
     let conn: StreamConnection | undefined;
     const settle = (): boolean => {
@@ -111,7 +111,7 @@ function connect(
     const connector: StreamEvents = {
       onConnect: () => {
         if (!settle() || !conn) return;
-        let protocol: Protocol;
+        let protocol: P;
         try {
           protocol = factory();
         } catch (err) {

@@ -11,7 +11,7 @@ import type { Address } from "../address.js";
 import type { ListenOptions } from "../core/index.js";
 import { checkServerLimits } from "../core/server-limits.js";
 import { hasCode, invalidArgType } from "../errors.js";
-import type { Protocol } from "./protocol.js";
+import type { StreamProtocol } from "./protocol.js";
 import { kListen, Server } from "./server.js";
 
 /** Options of {@link createServer} and {@link createUnixServer}. */
@@ -56,7 +56,7 @@ export interface ServerOptions {
  * ```
  */
 export async function createServer(
-  factory: () => Protocol,
+  factory: () => StreamProtocol,
   host: string | undefined,
   port: number,
   opts: ServerOptions = {},
@@ -97,7 +97,7 @@ export async function createServer(
  * ```
  */
 export async function createUnixServer(
-  factory: () => Protocol,
+  factory: () => StreamProtocol,
   path: string,
   opts: ServerOptions = {},
 ): Promise<Server> {
@@ -111,7 +111,7 @@ export async function createUnixServer(
 }
 
 async function open(
-  factory: () => Protocol,
+  factory: () => StreamProtocol,
   addrs: Address[],
   opts: ServerOptions,
   listenOptions: ListenOptions,

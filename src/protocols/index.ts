@@ -27,5 +27,12 @@ export {
   getExceptionHandler,
   setExceptionHandler,
 } from "./exception-handler.js";
-export type { DatagramProtocol, DatagramTransport, Protocol, Transport } from "./protocol.js";
+export type {
+  BufferedProtocol,
+  DatagramProtocol,
+  DatagramTransport,
+  Protocol,
+  StreamProtocol,
+  Transport,
+} from "./protocol.js";
 export { Server } from "./server.js";

@@ -13,6 +13,8 @@
  * start -> connectionMade [-> dataReceived*] [-> eofReceived?] -> connectionLost -> end
  * ```
  *
+ * A {@link BufferedProtocol} gets `(getBuffer -> bufferUpdated)*` where `dataReceived*` stands.
+ *
  * `pauseWriting()`/`resumeWriting()` may run, paired, anywhere between `connectionMade` and
  * `connectionLost`. Datagram protocols follow
  * `start -> connectionMade [-> datagramReceived* | errorReceived*] -> connectionLost -> end`.
@@ -60,6 +62,45 @@ export interface Protocol {
   pauseWriting?(): void;
   /** The write buffer fell to its low-water mark after `pauseWriting()`: write again. */
   resumeWriting?(): void;
+}
+
+/**
+ * A stream protocol that gives the memory received bytes are read into, in place of
+ * `dataReceived`: `getBuffer()` runs before each read and `bufferUpdated(n)` after it. A busy
+ * connection then reads without allocating, and on the native backend the kernel copies
+ * straight into your memory. Python: `asyncio.BufferedProtocol`.
+ *
+ * While a transport drives a buffered protocol, `write()` copies whatever it cannot send at
+ * once, so the protocol may reuse its memory as soon as `write()` returns (as in asyncio).
+ *
+ * @example
+ * ```ts
+ * class Echo implements BufferedProtocol {
+ *   #t?: Transport;
+ *   #memory = Buffer.alloc(65536);
+ *   connectionMade(t: Transport) { this.#t = t; }
+ *   getBuffer() { return this.#memory; }
+ *   bufferUpdated(n: number) { this.#t!.write(this.#memory.subarray(0, n)); }
+ * }
+ * ```
+ */
+export interface BufferedProtocol extends Omit<Protocol, "dataReceived"> {
+  /**
+   * Memory for the next read: a non-empty `Uint8Array` (anything else aborts the connection
+   * with `ERR_INVALID_RETURN_VALUE`). `sizeHint` is how many bytes wait, where known, else -1;
+   * any size may be returned. Reads land at its start.
+   */
+  getBuffer(sizeHint: number): Uint8Array;
+  /** A read put `nbytes` bytes at the start of the memory the last `getBuffer()` returned. */
+  bufferUpdated(nbytes: number): void;
+}
+
+/** Either kind of stream protocol. */
+export type StreamProtocol = Protocol | BufferedProtocol;
+
+/** Whether `protocol` is a {@link BufferedProtocol} (it has `getBuffer`). */
+export function isBufferedProtocol(protocol: StreamProtocol): protocol is BufferedProtocol {
+  return typeof (protocol as Partial<BufferedProtocol>).getBuffer === "function";
 }
 
 /**

@@ -9,7 +9,7 @@ import type { ListenOptions, StreamConnection, StreamListener } from "../core/in
 import { getBackend } from "../core/index.js";
 import { codedError, codes, toCodedError } from "../errors.js";
 import { callExceptionHandler } from "./exception-handler.js";
-import type { Protocol } from "./protocol.js";
+import type { StreamProtocol } from "./protocol.js";
 import { StreamTransport } from "./stream-transport.js";
 
 /** Internal: listen on the given addresses (not part of the public API). */
@@ -38,7 +38,7 @@ export interface ServerSettings {
  * ```
  */
 export class Server {
-  #factory: () => Protocol;
+  #factory: () => StreamProtocol;
   #listeners: StreamListener[] = [];
   #openListeners = 0;
   #serving = false;
@@ -60,7 +60,7 @@ export class Server {
   };
 
   /** Not for direct use: see {@link createServer}. @internal */
-  constructor(factory: () => Protocol, settings: ServerSettings = {}) {
+  constructor(factory: () => StreamProtocol, settings: ServerSettings = {}) {
     this.#factory = factory;
     this.#serving = settings.startServing ?? true;
     this.#signal = settings.signal;
@@ -194,7 +194,7 @@ export class Server {
   }
 
   #adopt(conn: StreamConnection): void {
-    let protocol: Protocol;
+    let protocol: StreamProtocol;
     try {
       protocol = this.#factory();
     } catch (err) {

@@ -9,15 +9,25 @@
  */
 import type * as tls from "node:tls";
 import { type BytesLike, toBuffer } from "../address.js";
-import type { StreamConnection, StreamEvents } from "../core/index.js";
-import { codedError, codes, socketClosed, toCodedError } from "../errors.js";
+import type { BufferedStreamEvents, StreamConnection, StreamEvents } from "../core/index.js";
+import { codedError, codes, invalidReturnValue, socketClosed, toCodedError } from "../errors.js";
 import { callExceptionHandler } from "./exception-handler.js";
-import type { Protocol, Transport } from "./protocol.js";
+import {
+  type BufferedProtocol,
+  isBufferedProtocol,
+  type Protocol,
+  type StreamProtocol,
+  type Transport,
+} from "./protocol.js";
 
 // The transport's booleans, packed into one integer (`#state`).
 const CLOSING = 1;
 const EOF_WRITTEN = 2;
 const LOST = 4;
+/** The protocol is a `BufferedProtocol`: reads land in its memory; writes copy what waits. */
+const BUFFERED = 8;
+/** `begin()` ran: the connection reports to this transport. */
+const BEGUN = 16;
 
 /**
  * The core's events for one transport, as methods on a shared prototype: an idle connection
@@ -25,6 +35,16 @@ const LOST = 4;
  * static block, which gives it the transport's private members.
  */
 let TransportEvents: new (transport: StreamTransport) => StreamEvents;
+/** The same for a `BufferedProtocol`. */
+let BufferedTransportEvents: new (transport: StreamTransport) => BufferedEvents;
+
+/** The events of a buffered protocol's transport, told when reading resumes. */
+interface BufferedEvents extends BufferedStreamEvents {
+  /** What a pause left of the last chunk (on backends that hand over chunks). */
+  rest: Buffer | undefined;
+  /** Reading resumed: hand over what a pause left of the last chunk (soon, not inside the call). */
+  resumed(): void;
+}
 
 /**
  * A byte-stream transport. Python: `asyncio.selector_events._SelectorSocketTransport` (and the
@@ -38,7 +58,9 @@ let TransportEvents: new (transport: StreamTransport) => StreamEvents;
  */
 export class StreamTransport implements Transport {
   #conn: StreamConnection;
-  #protocol: Protocol;
+  #protocol: StreamProtocol;
+  /** The events object the connection reports to (replaced when the protocol's kind changes). */
+  #events: StreamEvents | undefined;
   #onLost: ((transport: StreamTransport) => void) | undefined;
   /** `CLOSING`, `EOF_WRITTEN`, `LOST`. */
   #state = 0;
@@ -46,31 +68,91 @@ export class StreamTransport implements Transport {
   #failure: Error | null = null;
 
   static {
-    TransportEvents = class {
-      readonly #t: StreamTransport;
+    const Events = class {
+      readonly t: StreamTransport;
       constructor(transport: StreamTransport) {
-        this.#t = transport;
+        this.t = transport;
       }
       onData(chunk: Buffer): void {
-        const t = this.#t;
+        const t = this.t;
         if (t.#state & CLOSING) return;
         try {
-          t.#protocol.dataReceived?.(chunk);
+          (t.#protocol as Protocol).dataReceived?.(chunk);
         } catch (err) {
           t.#fail(err, "dataReceived");
         }
       }
       onEnd(): void {
-        this.#t.#eofReceived();
+        this.t.#eofReceived();
       }
       onWritePaused(): void {
-        this.#t.#callFlow("pauseWriting");
+        this.t.#callFlow("pauseWriting");
       }
       onWriteResumed(): void {
-        this.#t.#callFlow("resumeWriting");
+        this.t.#callFlow("resumeWriting");
       }
       onClose(err: Error | null): void {
-        this.#t.#connectionLost(err);
+        this.t.#connectionLost(err);
+      }
+    };
+    TransportEvents = Events;
+    BufferedTransportEvents = class extends Events {
+      getBuffer(sizeHint: number): Uint8Array | undefined {
+        const t = this.t;
+        if (t.#state & CLOSING) return undefined;
+        let memory: unknown;
+        try {
+          memory = (t.#protocol as BufferedProtocol).getBuffer(sizeHint);
+        } catch (err) {
+          t.#fail(err, "getBuffer");
+          return undefined;
+        }
+        if (memory instanceof Uint8Array && memory.length > 0) return memory;
+        t.#fail(invalidReturnValue("getBuffer() must return a non-empty Uint8Array"), "getBuffer");
+        return undefined;
+      }
+      onBuffered(n: number): void {
+        const t = this.t;
+        if (t.#state & CLOSING) return;
+        try {
+          (t.#protocol as BufferedProtocol).bufferUpdated(n);
+        } catch (err) {
+          t.#fail(err, "bufferUpdated");
+        }
+      }
+      /** What a pause left of the last chunk, handed over when reading resumes. */
+      rest: Buffer | undefined;
+      /**
+       * A backend that reads into its own memory (node:net, TLS): copy the chunk in, piece by
+       * piece, stopping where the protocol pauses reading (asyncio's TLS transport does too).
+       */
+      override onData(chunk: Buffer): void {
+        const t = this.t;
+        if (this.rest !== undefined) {
+          chunk = Buffer.concat([this.rest, chunk]);
+          this.rest = undefined;
+        }
+        for (let at = 0; at < chunk.length; ) {
+          if (!t.#conn.reading && (t.#state & CLOSING) === 0) {
+            this.rest = chunk.subarray(at);
+            return;
+          }
+          const memory = this.getBuffer(chunk.length - at);
+          if (memory === undefined) return;
+          const n = Math.min(memory.length, chunk.length - at);
+          memory.set(chunk.subarray(at, at + n));
+          at += n;
+          this.onBuffered(n);
+        }
+      }
+      resumed(): void {
+        if (this.rest === undefined) return;
+        queueMicrotask(() => {
+          if (this.rest === undefined || this.t.#events !== this) return;
+          const rest = this.rest;
+          this.rest = undefined;
+          this.onData(rest);
+        });
       }
     };
   }
@@ -81,10 +163,15 @@ export class StreamTransport implements Transport {
    * @param protocol the protocol to drive
    * @param onLost runs after `connectionLost` (a server uses it to count its connections)
    */
-  constructor(conn: StreamConnection, protocol: Protocol, onLost?: (transport: StreamTransport) => void) {
+  constructor(
+    conn: StreamConnection,
+    protocol: StreamProtocol,
+    onLost?: (transport: StreamTransport) => void,
+  ) {
     this.#conn = conn;
     this.#protocol = protocol;
     this.#onLost = onLost;
+    if (isBufferedProtocol(protocol)) this.#state = BUFFERED;
   }
 
   /**
@@ -92,7 +179,8 @@ export class StreamTransport implements Transport {
    * `connectionMade` threw (the connection is then being aborted), or `null`.
    */
   begin(): Error | null {
-    this.#conn.start(new TransportEvents(this));
+    this.#state |= BEGUN;
+    this.#listen();
     try {
       this.#protocol.connectionMade?.(this);
     } catch (err) {
@@ -106,7 +194,7 @@ export class StreamTransport implements Transport {
     if (this.#state & EOF_WRITTEN) throw eofWritten();
     const buf = toBuffer(data);
     if (buf.length === 0) return;
-    this.#conn.write(buf);
+    this.#conn.write(buf, (this.#state & BUFFERED) !== 0);
   }
 
   writeLines(list: Iterable<BytesLike>): void {
@@ -117,7 +205,7 @@ export class StreamTransport implements Transport {
       const buf = toBuffer(item);
       if (buf.length > 0) chunks.push(buf);
     }
-    if (chunks.length > 0) this.#conn.writev(chunks);
+    if (chunks.length > 0) this.#conn.writev(chunks, (this.#state & BUFFERED) !== 0);
   }
 
   writeEof(): void {
@@ -157,6 +245,7 @@ export class StreamTransport implements Transport {
   resumeReading(): void {
     if (this.#state & CLOSING || this.#conn.reading) return;
     this.#conn.resumeReading();
+    if (this.#state & BUFFERED) (this.#events as BufferedEvents).resumed();
   }
 
   isReading(): boolean {
@@ -180,16 +269,35 @@ export class StreamTransport implements Transport {
   }
 
   /** The protocol this transport drives. Python: `BaseTransport.get_protocol()`. */
-  getProtocol(): Protocol {
+  getProtocol(): StreamProtocol {
     return this.#protocol;
   }
 
   /**
    * Hand the connection to another protocol; later callbacks go to it (its `connectionMade`
-   * is not called). Python: `BaseTransport.set_protocol()`.
+   * is not called). Either kind may follow either. Python: `BaseTransport.set_protocol()`.
    */
-  setProtocol(protocol: Protocol): void {
+  setProtocol(protocol: StreamProtocol): void {
     this.#protocol = protocol;
+    const buffered = isBufferedProtocol(protocol) ? BUFFERED : 0;
+    if ((this.#state & BUFFERED) === buffered) return;
+    this.#state = (this.#state & ~BUFFERED) | buffered;
+    if ((this.#state & (BEGUN | LOST)) === BEGUN) this.#listen();
+  }
+
+  /** Take the connection's events, in the kind the protocol needs. */
+  #listen(): void {
+    const previous = this.#events;
+    const events = this.#state & BUFFERED ? new BufferedTransportEvents(this) : new TransportEvents(this);
+    this.#events = events;
+    this.#conn.start(events);
+    // Bytes a pause held back from the previous protocol go to the next one, in order.
+    if (previous instanceof BufferedTransportEvents && previous.rest !== undefined) {
+      const rest = previous.rest;
+      previous.rest = undefined;
+      if (events instanceof BufferedTransportEvents) events.rest = rest;
+      else queueMicrotask(() => this.#events === events && events.onData(rest));
+    }
   }
 
   /**
