@@ -41,13 +41,17 @@ import { markdownTable, type RunConfig, type RunRecord, summarize } from "./comp
 const scriptPath = fileURLToPath(import.meta.url);
 const FRONT_ENDS = ECHO_APIS.filter((a) => a !== "raw");
 /**
- * Servers that only this benchmark runs, by API name, each a variant of a front end's server:
- * run when `--apis` names them, not by default (nor by `asyncore bench --spawn`).
+ * Servers that only this benchmark runs, by API name: a server run with `ECHO_READ_INTO=1`, so
+ * that it reads into memory it reuses (the dispatcher with `recvInto()`, the protocol as a
+ * `BufferedProtocol`, uvloop's asyncio `BufferedProtocol`). Run when `--apis` names them, not by
+ * default (nor by `asyncore bench --spawn`).
  */
-const VARIANTS: Readonly<Record<string, string>> = {
-  /** The dispatcher reading with `recvInto()` into a buffer of its own. */
-  "dispatcher-into": "dispatcher-recv-into-echo.js",
+const VARIANTS: Readonly<Record<string, "dispatcher" | "protocol" | "uvloop">> = {
+  "dispatcher-into": "dispatcher",
+  "protocol-into": "protocol",
+  "uvloop-into": "uvloop",
 };
+const READ_INTO_ENV = { ECHO_READ_INTO: "1" };
 
 const def: CommandDef = {
   name: "echo-compare",
@@ -162,24 +166,24 @@ function makePlan(argv: readonly string[]): Plan | undefined {
     if (extra !== undefined || (backend !== undefined && backend !== "net" && backend !== "native")) {
       throw usageError(`Invalid --apis: "${item}" (a backend after @ is net or native)`);
     }
-    const env = backend === undefined ? frameEnv : { ...frameEnv, ASYNCORE_BACKEND: backend };
-    if (name === "uvloop") {
+    const variant = Object.hasOwn(VARIANTS, name) ? VARIANTS[name]! : undefined;
+    const base = variant ?? name;
+    let env: Record<string, string> =
+      backend === undefined ? frameEnv : { ...frameEnv, ASYNCORE_BACKEND: backend };
+    if (variant !== undefined) env = { ...env, ...READ_INTO_ENV };
+    if (base === "uvloop") {
       const found = uvloopCommand(dir);
-      if (typeof found === "string") skipped.push(`uvloop (${found})`);
-      else servers.push({ label: "uvloop", api: item, argv: found, env });
+      if (typeof found === "string") skipped.push(`${name} (${found})`);
+      else servers.push({ label: name, api: item, argv: found, env });
       continue;
     }
-    const variant = Object.hasOwn(VARIANTS, name) ? VARIANTS[name]! : undefined;
-    if (variant === undefined && !(ECHO_APIS as readonly string[]).includes(name)) {
+    if (!(ECHO_APIS as readonly string[]).includes(base)) {
       throw usageError(
         `Invalid --apis: unknown "${name}" (expected ${[...ECHO_APIS, ...Object.keys(VARIANTS), "uvloop"].join(", ")})`,
       );
     }
-    const script =
-      variant === undefined
-        ? findServerScript(name as EchoApi, [dir])
-        : [join(dir, variant)].find((f) => existsSync(f));
-    if (script === undefined) skipped.push(`${name} (no ${variant ?? `${name}-echo.js`} in ${dir})`);
+    const script = findServerScript(base as EchoApi, [dir]);
+    if (script === undefined) skipped.push(`${name} (no ${base}-echo.js in ${dir})`);
     else {
       const label = name === "raw" && backend === undefined ? "raw (repeat)" : item;
       servers.push({ label, api: item, argv: [process.execPath, script], env });

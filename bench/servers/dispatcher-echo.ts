@@ -4,10 +4,18 @@
  * the native backend: a 100 KiB message in one system call). Same contract as `raw-net-echo.ts`:
  * `node dispatcher-echo.js [port]`, prints `listening on 127.0.0.1:PORT`, exits 0 on SIGTERM/SIGINT.
  *
+ * With `ECHO_READ_INTO=1` it reads without allocating: a plain `Dispatcher` per connection reads
+ * with `recvInto()` into one 256 KiB Buffer that all connections share and sends straight from
+ * it. What `send()` does not take is copied aside and sent from `handleWrite()`; meanwhile the
+ * handler does not read. On the native backend `send()` is one system call (the kernel copies
+ * what it takes), so the buffer is free again at once; on `node:net`, `send()` queues the Buffer
+ * it is given by reference, so there it is given a copy.
+ *
  * @module
  */
 import type * as net from "node:net";
 import { closeAll, Dispatcher, DispatcherWithSend, loop } from "../../src/asyncore/index.js";
+import { backendName } from "../../src/core/index.js";
 
 const port = Number(process.argv[2] ?? 0);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -25,9 +33,52 @@ class EchoHandler extends DispatcherWithSend {
   }
 }
 
+/** `send()` keeps none of what it is given (readiness mode): the read buffer can be reused at once. */
+const sendKeepsNothing = backendName() === "native";
+/** Where every `ECHO_READ_INTO` connection reads: each read is sent (or copied aside) before the next. */
+const readBuffer = Buffer.allocUnsafe(256 * 1024);
+
+class IntoEchoHandler extends Dispatcher {
+  /** Bytes read and not yet sent, a copy of their own; null when none wait. */
+  #pending: Buffer | null = null;
+
+  override readable(): boolean {
+    return this.#pending === null;
+  }
+  override writable(): boolean {
+    return this.#pending !== null;
+  }
+  override handleRead(): void {
+    const n = this.recvInto(readBuffer);
+    if (n === 0) return;
+    const data = readBuffer.subarray(0, n);
+    if (sendKeepsNothing) this.#send(data, false);
+    else this.#send(Buffer.from(data), true);
+  }
+  override handleWrite(): void {
+    if (this.#pending !== null) this.#send(this.#pending, true);
+  }
+  override handleClose(): void {
+    this.close();
+  }
+
+  /** Send `data`; keep what the socket did not take (copied unless `owned`) for handleWrite(). */
+  #send(data: Buffer, owned: boolean): void {
+    const sent = this.send(data);
+    if (sent >= data.length) {
+      this.#pending = null;
+      return;
+    }
+    const rest = data.subarray(sent);
+    this.#pending = owned ? rest : Buffer.from(rest);
+  }
+}
+
+const Handler = process.env.ECHO_READ_INTO === "1" ? IntoEchoHandler : EchoHandler;
+
 class EchoServer extends Dispatcher {
   override handleAccepted(sock: net.Socket): void {
-    new EchoHandler(sock);
+    new Handler(sock);
   }
 }
 

@@ -6,9 +6,15 @@
  * bound. Same contract as `raw-net-echo.ts`: `node protocol-echo.js [port]`, prints
  * `listening on 127.0.0.1:PORT`, exits 0 on SIGTERM/SIGINT.
  *
+ * With `ECHO_READ_INTO=1` it reads without allocating: a `BufferedProtocol` whose `getBuffer()`
+ * gives one 256 KiB Buffer that all connections share, and whose `bufferUpdated(n)` writes those
+ * n bytes straight back. The memory is free again when `write()` returns: a transport driving a
+ * buffered protocol copies whatever it cannot send at once.
+ *
  * @module
  */
 import {
+  type BufferedProtocol,
   createServer,
   type Protocol,
   setExceptionHandler,
@@ -54,7 +60,21 @@ class Echo implements Protocol {
   }
 }
 
-const server = await createServer(() => new Echo(), "127.0.0.1", port, { backlog: 1024 }).catch(
+/** Where every `ECHO_READ_INTO` connection reads (the most one read takes on the native backend). */
+const readBuffer = Buffer.allocUnsafe(256 * 1024);
+
+class BufferedEcho extends Echo implements BufferedProtocol {
+  getBuffer(): Uint8Array {
+    return readBuffer;
+  }
+  bufferUpdated(nbytes: number): void {
+    this.dataReceived(readBuffer.subarray(0, nbytes));
+  }
+}
+
+const EchoProtocol = process.env.ECHO_READ_INTO === "1" ? BufferedEcho : Echo;
+
+const server = await createServer(() => new EchoProtocol(), "127.0.0.1", port, { backlog: 1024 }).catch(
   (err: Error) => {
     process.stderr.write(`protocol-echo: ${err.message}\n`);
     process.exit(1);
