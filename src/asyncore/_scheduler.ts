@@ -78,7 +78,14 @@ export class Scheduler {
   inspected = 0;
   collections = 0;
   sweeps = 0;
-  #lastSweep = performance.now();
+  /**
+   * A sweep is due: set by `#sweepTimer`, {@link SWEEP_INTERVAL_MS} after the last sweep. A flag
+   * rather than a clock read, which a busy server with watched dispatchers would pay twice per
+   * event.
+   */
+  #sweepDue = true;
+  /** Armed by each sweep (never otherwise: an idle process is not woken for nothing). */
+  #sweepTimer: NodeJS.Timeout | undefined;
   /** Active runs; iterations serve the newest (a loop() nested in a handler runs first). */
   readonly #runs: Run[] = [];
   /** A run is waiting for an event, a sweep or its deadline. */
@@ -188,12 +195,12 @@ export class Scheduler {
           run.left === Number.POSITIVE_INFINITY &&
           run.timeout > 0 &&
           Number.isNaN(run.deadline) &&
-          this.#timerDue > 0 &&
-          this.watched.size === 0
+          this.#timerDue > 0
         ) {
           // An endless run counts no iterations, so no one needs its deadline: while the timer
           // of an earlier wait is pending (it keeps the process alive and wakes the loop), wait
-          // on it without reading the clock, which a busy server would do on every event.
+          // on it without reading the clock, which a busy server would do on every event. The
+          // sweep timer wakes it for sweeps.
           this.#waiting = true;
           this.#timer!.ref();
           return;
@@ -227,15 +234,16 @@ export class Scheduler {
   };
 
   /**
-   * Wait for mark(), the next sweep or the deadline. An iteration ends empty only after Node's
-   * event loop has turned once (so `poll(0)` sees what the kernel already delivered): short
-   * waits use `setImmediate`, longer ones the scheduler's one timer.
+   * Wait for mark(), the next sweep (the sweep timer wakes the loop) or the deadline. An
+   * iteration ends empty only after Node's event loop has turned once (so `poll(0)` sees what
+   * the kernel already delivered): short waits use `setImmediate`, longer ones the scheduler's
+   * one timer.
    */
   #sleep(run: Run, now: number): void {
     this.#waiting = true;
-    const wakeAt =
-      this.watched.size > 0 ? Math.min(run.deadline, this.#lastSweep + SWEEP_INTERVAL_MS) : run.deadline;
-    if (wakeAt - now < 1) {
+    const wakeAt = run.deadline;
+    // A sweep is due but did not run (the watched set was empty then): run it next turn.
+    if (wakeAt - now < 1 || (this.#sweepDue && this.watched.size > 0)) {
       setImmediate(this.#onTurn);
       return;
     }
@@ -252,6 +260,11 @@ export class Scheduler {
   readonly #onTurn = (): void => {
     const run = this.#runs.at(-1);
     if (run !== undefined) run.turned = true;
+    if (this.#waiting) this.#queueStep();
+  };
+
+  readonly #onSweepDue = (): void => {
+    this.#sweepDue = true;
     if (this.#waiting) this.#queueStep();
   };
 
@@ -289,13 +302,17 @@ export class Scheduler {
     this.#collecting = pending;
     let i = 0;
     try {
-      if (this.watched.size > 0) {
-        const now = performance.now();
-        if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
-          this.#lastSweep = now;
-          this.sweeps++;
-          for (const d of this.watched) n = this.#examine(d, stamp, next, n);
+      if (this.#sweepDue && this.watched.size > 0) {
+        this.#sweepDue = false;
+        this.sweeps++;
+        // Unreferenced: a waiting loop's own timer keeps the process alive.
+        if (this.#sweepTimer === undefined) {
+          this.#sweepTimer = setTimeout(this.#onSweepDue, SWEEP_INTERVAL_MS);
+          this.#sweepTimer.unref();
+        } else {
+          this.#sweepTimer.refresh();
         }
+        for (const d of this.watched) n = this.#examine(d, stamp, next, n);
       }
       for (; i < pending.length; i++) {
         const d = pending[i]!;
