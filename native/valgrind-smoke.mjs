@@ -4,7 +4,7 @@
 //   valgrind --leak-check=full --error-exitcode=1 node native/valgrind-smoke.mjs
 //
 // TCP and Unix echo with writev, partial writes and EOF both ways, closing from inside a read
-// callback, a refused connect, a reset, notify mode (recv, EOF, reset), UDP, handles used
+// callback, a refused connect, a reset, notify mode (recv, recvInto, EOF, reset), UDP, handles used
 // after close, and idle handles left to the garbage collector. Prints `ok` and exits 0 when every check held.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -132,7 +132,8 @@ try {
   await until(() => reset, "reset");
   l.close();
 
-  // Notify mode: readiness reported, the owner reads with recv(), then EOF and a reset.
+  // Notify mode: readiness reported, the owner reads with recv() and recvInto() by turns (into
+  // a plain Uint8Array and into a Buffer's middle), then EOF and a reset.
   {
     const nl = a.open(a.AF_INET, a.SOCK_STREAM);
     nl.bind("127.0.0.1", 0);
@@ -144,14 +145,22 @@ try {
     await until(() => typeof (ns = nl.accept()) === "object", "accept in notify mode");
     let received = 0;
     let eof = false;
+    let turn = 0;
+    const plain = new Uint8Array(700);
+    const middle = Buffer.alloc(3000).subarray(1000, 1900);
     ns.owner = (kind) => {
       assert.equal(kind, a.EV_READABLE);
       assert.ok(ns.unread() >= 0);
-      const n = ns.recv(1000);
-      if (n > 0) received += Buffer.from(area.subarray(areaAt, areaAt + n)).length;
-      else if (n === 0) eof = true;
+      const way = turn++ % 3;
+      const n = way === 0 ? ns.recv(1000) : ns.recvInto(way === 1 ? plain : middle);
+      if (n > 0) {
+        const got = way === 0 ? area.subarray(areaAt, areaAt + n) : (way === 1 ? plain : middle).subarray(0, n);
+        assert.ok(got.every((b) => b === 1));
+        received += n;
+      } else if (n === 0) eof = true;
       else assert.equal(n, -a.EAGAIN);
     };
+    assert.throws(() => ns.recvInto("not memory"), TypeError);
     ns.setInterest(a.READABLE | a.NOTIFY);
     await tick();
     assert.equal(nc.write(Buffer.alloc(5000, 1)), 5000);
@@ -159,6 +168,7 @@ try {
     await until(() => eof, "EOF in notify mode");
     assert.equal(received, 5000);
     ns.close();
+    assert.equal(ns.recvInto(plain), -9); // EBADF once closed
     // A reset: the recv() after the readiness report meets ECONNRESET.
     const rc = a.open(a.AF_INET, a.SOCK_STREAM);
     rc.connect(nh, np);
