@@ -145,6 +145,27 @@ function digest(b: Buffer): string {
   return createHash("sha256").update(b).digest("hex");
 }
 
+/** A protocol with 4 bytes of memory that pauses reading after each read. */
+class Pausing extends BufferedRecorder {
+  constructor() {
+    super(4);
+  }
+  override bufferUpdated(n: number): void {
+    super.bufferUpdated(n);
+    this.transport!.pauseReading();
+  }
+}
+
+/** A server of {@link Pausing} protocols, sent "abcdefgh", once its first read (4 bytes) is in. */
+async function pausedAfterFirstRead(): Promise<{ server: Server; sock: net.Socket; made: Pausing[] }> {
+  const made: Pausing[] = [];
+  const server = await createServer(() => made[made.push(new Pausing()) - 1]!, "127.0.0.1", 0);
+  const sock = await rawClient(server);
+  sock.write("abcdefgh");
+  await until(() => made[0]?.received().length === 4, 3000, "the first read");
+  return { server, sock, made };
+}
+
 describe("BufferedProtocol", () => {
   it("receives what a stream server writes through small buffers (test_buffered_proto_create_connection)", async () => {
     const noise = Buffer.from("12345678+".repeat(1024));
@@ -328,17 +349,7 @@ describe("BufferedProtocol", () => {
   });
 
   it("pauseReading() inside bufferUpdated() stops the reads until resumeReading()", async () => {
-    class Pausing extends BufferedRecorder {
-      override bufferUpdated(n: number): void {
-        super.bufferUpdated(n);
-        this.transport!.pauseReading();
-      }
-    }
-    const made: Pausing[] = [];
-    const server = await createServer(() => made[made.push(new Pausing(4)) - 1]!, "127.0.0.1", 0);
-    const sock = await rawClient(server);
-    sock.write("abcdefgh");
-    await until(() => made[0]?.received().length === 4, 3000, "the first read");
+    const { server, sock, made } = await pausedAfterFirstRead();
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(made[0]!.received().toString(), "abcd", "no read while paused");
     assert.equal(made[0]!.hints.length, 1, "no getBuffer() while paused");
@@ -351,17 +362,7 @@ describe("BufferedProtocol", () => {
   });
 
   it("bytes held back by a pause go to the next protocol after setProtocol()", async () => {
-    class Pausing extends BufferedRecorder {
-      override bufferUpdated(n: number): void {
-        super.bufferUpdated(n);
-        this.transport!.pauseReading();
-      }
-    }
-    const made: Pausing[] = [];
-    const server = await createServer(() => made[made.push(new Pausing(4)) - 1]!, "127.0.0.1", 0);
-    const sock = await rawClient(server);
-    sock.write("abcdefgh");
-    await until(() => made[0]?.received().length === 4, 3000, "the first read");
+    const { server, sock, made } = await pausedAfterFirstRead();
     const next = new Recorder();
     const transport = made[0]!.transport! as Transport & { setProtocol(p: unknown): void };
     transport.setProtocol(next);
