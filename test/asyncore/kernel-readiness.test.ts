@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, test } from "node:test";
 import { kChannel } from "../../src/asyncore/_symbols.js";
 import { Dispatcher, loop } from "../../src/asyncore/index.js";
 import { backendName } from "../../src/core/index.js";
-import { loopUntil, MapContext, rawServer } from "../support/asyncore-harness.js";
+import { loopUntil, MapContext, RecordingClient, rawServer } from "../support/asyncore-harness.js";
 import { delay } from "../support/resources.js";
 
 const native = backendName() === "native";
@@ -23,15 +23,13 @@ beforeEach(() => {
 afterEach(() => ctx.teardown());
 
 /** A client dispatcher whose predicates and read size the test sets, and what it saw. */
-class Probe extends Dispatcher {
+class Probe extends RecordingClient {
   reading = true;
   writing = false;
   readSize = 0;
   reads: Buffer[] = [];
   readEvents = 0;
   writeEvents = 0;
-  closes = 0;
-  errors: unknown[] = [];
   override readable(): boolean {
     return this.reading;
   }
@@ -45,15 +43,6 @@ class Probe extends Dispatcher {
   }
   override handleWrite(): void {
     this.writeEvents++;
-  }
-  override handleConnect(): void {}
-  override handleClose(): void {
-    this.closes++;
-    this.close();
-  }
-  override handleError(err: unknown): void {
-    this.errors.push(err);
-    this.close();
   }
   /** Bytes the kernel holds for this socket, unread. */
   unread(): number {

@@ -9,9 +9,9 @@ import { createHash, randomBytes } from "node:crypto";
 import type * as net from "node:net";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { kChannel } from "../../src/asyncore/_symbols.js";
-import { AF_INET, Dispatcher, SOCK_DGRAM } from "../../src/asyncore/index.js";
+import { AF_INET, SOCK_DGRAM } from "../../src/asyncore/index.js";
 import { backendName } from "../../src/core/index.js";
-import { loopUntil, MapContext, rawServer } from "../support/asyncore-harness.js";
+import { loopUntil, MapContext, RecordingClient, rawServer } from "../support/asyncore-harness.js";
 
 const native = backendName() === "native";
 
@@ -22,13 +22,11 @@ beforeEach(() => {
 afterEach(() => ctx.teardown());
 
 /** A client dispatcher that reads with `recvInto(buf, nbytes)` while `reading`, and what it saw. */
-class Into extends Dispatcher {
+class Into extends RecordingClient {
   reading = true;
   buf: Uint8Array = Buffer.alloc(64 * 1024);
   nbytes = 0;
   counts: number[] = [];
-  closes = 0;
-  errors: unknown[] = [];
   /** Called with the bytes of each read that gave some. */
   onBytes: (bytes: Uint8Array) => void = () => {};
   override readable(): boolean {
@@ -43,15 +41,6 @@ class Into extends Dispatcher {
     if (n > 0) this.onBytes(this.buf.subarray(0, n));
   }
   override handleWrite(): void {}
-  override handleConnect(): void {}
-  override handleClose(): void {
-    this.closes++;
-    this.close();
-  }
-  override handleError(err: unknown): void {
-    this.errors.push(err);
-    this.close();
-  }
   /** Received bytes not yet read: in the kernel (native) or in the channel's queue (node:net). */
   waiting(): number {
     const chan = this[kChannel];

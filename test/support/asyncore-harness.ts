@@ -1,6 +1,6 @@
 /**
  * Helpers for dispatcher tests: a fresh map per test, a loop that runs until a condition holds,
- * and a teardown that checks nothing leaked.
+ * a client that records how it ends, and a teardown that checks nothing leaked.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -8,7 +8,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Address } from "../../src/address.js";
-import { closeAll, loop, type SocketMap } from "../../src/asyncore/index.js";
+import { closeAll, Dispatcher, loop, type SocketMap } from "../../src/asyncore/index.js";
 import { assertNoLeakedHandles, openSocketHandles } from "./resources.js";
 
 /** Run one-iteration loops (10 ms timeout each) until `done()` or `maxIterations`; fail if never. */
@@ -68,4 +68,22 @@ export async function rawServer(): Promise<{
   const { port } = server.address() as net.AddressInfo;
   const accepted = new Promise<net.Socket>((r) => server.once("connection", r));
   return { server, addr: ["127.0.0.1", port], accepted };
+}
+
+/**
+ * A client dispatcher that records how it ends: `closes` counts `handleClose()` calls, `errors`
+ * holds what reached `handleError()`; either closes it. Connect events are ignored.
+ */
+export class RecordingClient extends Dispatcher {
+  closes = 0;
+  errors: unknown[] = [];
+  override handleConnect(): void {}
+  override handleClose(): void {
+    this.closes++;
+    this.close();
+  }
+  override handleError(err: unknown): void {
+    this.errors.push(err);
+    this.close();
+  }
 }
