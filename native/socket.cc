@@ -16,8 +16,9 @@
 //
 // Notify mode (setInterest with NOTIFY): the addon reports a readable stream instead of reading
 // it, and the owner reads with recv(max) (into the read area) or recvInto(target) (into memory
-// of its own) when it chooses, as asyncore's dispatchers do after select(). A poll error or hang-up is then reported as readiness for whatever is polled: the
-// recv() or send() that follows meets the error itself.
+// of its own) when it chooses, as asyncore's dispatchers do after select(). A poll error or
+// hang-up is then reported as readiness for whatever is polled: the recv() or send() that
+// follows meets the error itself.
 //
 // Reads go into a read area that JS owns and names with init() and setReadBuffer(buffer,
 // offset): the bytes of `buffer` from `offset` on (at least kMinReadSize of them). EV_DATA
@@ -770,6 +771,21 @@ napi_value MSetInterest(napi_env env, napi_callback_info info) {
   return Int(env, SetInterest(s, mask & (UV_READABLE | UV_WRITABLE)));
 }
 
+// One recv() of up to size bytes into `into`, for recv()/recvInto() below: the count, 0 at EOF
+// (read interest then dropped, as after EV_EOF), or -errno.
+napi_value NotifiedRecv(napi_env env, Sock* s, void* into, size_t size) {
+  ssize_t n;
+  do {
+    n = recv(s->fd, into, size, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Int(env, -errno);
+  if (n == 0 && size > 0) {
+    s->eof = true;
+    SetInterest(s, s->interest & ~UV_READABLE);
+  }
+  return Int(env, n);
+}
+
 // recv(max) -> bytes read into the read area (at most max and the area's size), 0 at EOF,
 // -EAGAIN when none wait, or -errno. For streams in notify mode.
 napi_value MRecv(napi_env env, napi_callback_info info) {
@@ -784,16 +800,7 @@ napi_value MRecv(napi_env env, napi_callback_info info) {
   if (addon->readAt == nullptr) return Int(env, -EINVAL);
   size_t size = addon->readSize < kMaxStreamRead ? addon->readSize : kMaxStreamRead;
   if (max >= 0 && static_cast<size_t>(max) < size) size = static_cast<size_t>(max);
-  ssize_t n;
-  do {
-    n = recv(s->fd, addon->readAt, size, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Int(env, -errno);
-  if (n == 0 && size > 0) {
-    s->eof = true;
-    SetInterest(s, s->interest & ~UV_READABLE);
-  }
-  return Int(env, n);
+  return NotifiedRecv(env, s, addon->readAt, size);
 }
 
 // recvInto(target) -> bytes read into the start of target (any Uint8Array), 0 at EOF, -EAGAIN
@@ -811,17 +818,7 @@ napi_value MRecvInto(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (s->fd < 0) return Int(env, -EBADF);
-  if (length > kMaxStreamRead) length = kMaxStreamRead;
-  ssize_t n;
-  do {
-    n = recv(s->fd, data, length, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Int(env, -errno);
-  if (n == 0 && length > 0) {
-    s->eof = true;
-    SetInterest(s, s->interest & ~UV_READABLE);
-  }
-  return Int(env, n);
+  return NotifiedRecv(env, s, data, length < kMaxStreamRead ? length : kMaxStreamRead);
 }
 
 // unread() -> bytes the kernel holds for reading now (FIONREAD) | -errno

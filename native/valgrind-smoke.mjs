@@ -42,6 +42,17 @@ async function until(check, what) {
   assert.fail(`timed out: ${what}`);
 }
 
+/** A TCP listener on a free loopback port and a client dialling it: [listener, client, host, port]. */
+function listenerAndClient() {
+  const listener = a.open(a.AF_INET, a.SOCK_STREAM);
+  listener.bind("127.0.0.1", 0);
+  listener.listen(4);
+  const [host, port] = listener.sockname();
+  const client = a.open(a.AF_INET, a.SOCK_STREAM);
+  client.connect(host, port);
+  return [listener, client, host, port];
+}
+
 /** Listen, accept one connection, echo it until EOF; resolves with the client handle's log. */
 async function echo(domain, host, port) {
   const l = a.open(domain, a.SOCK_STREAM);
@@ -108,12 +119,7 @@ try {
   await until(() => refusedErr !== 0, "refusal");
 
   // A reset while reading, closing from inside the callback.
-  const l = a.open(a.AF_INET, a.SOCK_STREAM);
-  l.bind("127.0.0.1", 0);
-  l.listen(4);
-  const [h, p] = l.sockname();
-  const c = a.open(a.AF_INET, a.SOCK_STREAM);
-  c.connect(h, p);
+  const [l, c] = listenerAndClient();
   let reset = false;
   c.owner = (kind) => {
     if (kind === a.EV_WRITABLE) {
@@ -135,12 +141,7 @@ try {
   // Notify mode: readiness reported, the owner reads with recv() and recvInto() by turns (into
   // a plain Uint8Array and into a Buffer's middle), then EOF and a reset.
   {
-    const nl = a.open(a.AF_INET, a.SOCK_STREAM);
-    nl.bind("127.0.0.1", 0);
-    nl.listen(4);
-    const [nh, np] = nl.sockname();
-    const nc = a.open(a.AF_INET, a.SOCK_STREAM);
-    nc.connect(nh, np);
+    const [nl, nc, nh, np] = listenerAndClient();
     let ns;
     await until(() => typeof (ns = nl.accept()) === "object", "accept in notify mode");
     let received = 0;
