@@ -254,18 +254,13 @@ export class NativeStreamConnection
     this.#checkPause();
   }
 
-  writev(chunks: readonly Buffer[], borrowed = false): void {
+  writev(chunks: readonly Buffer[]): void {
     if (this.#state & TLS) {
-      this.#tls().writev(chunks, borrowed);
+      this.#tls().writev(chunks);
       return;
     }
     if (chunks.length === 1) {
-      this.write(chunks[0]!, borrowed);
-      return;
-    }
-    // Borrowed: one copy up front (rarely used; `write()` copies only what waits).
-    if (borrowed) {
-      this.write(Buffer.concat(chunks));
+      this.write(chunks[0]!);
       return;
     }
     if ((this.#state & (WRITABLE | CLOSED)) !== WRITABLE) throw socketClosed("the connection");
@@ -434,10 +429,7 @@ export class NativeStreamConnection
    */
   #afterEmptyRecv(got: number): boolean {
     if (got === 0) {
-      this.#state |= ENDED;
-      this.#mask = -1;
-      this.#update();
-      if ((this.#state & (SHUT | REPORTED)) === SHUT) this.#finish(null);
+      this.#ended();
       return true;
     }
     if (got === -this.#addon.EAGAIN) return false;
@@ -500,12 +492,15 @@ export class NativeStreamConnection
   }
 
   // --- internals -------------------------------------------------------------------------------
-  /** The peer sent EOF; the addon dropped read interest (and after a poll error, all of it). */
+  /**
+   * The peer sent EOF; the addon dropped read interest (and after a poll error, all of it). In
+   * readiness mode the owner's read saw it already: no `onEnd`.
+   */
   #ended(): void {
     this.#state |= ENDED;
     this.#mask = -1;
     this.#update();
-    if (this.#state & STARTED) this.#events.onEnd();
+    if ((this.#state & (STARTED | DIRECT)) === STARTED) this.#events.onEnd();
     if ((this.#state & (SHUT | REPORTED)) === SHUT) this.#finish(null);
   }
 
