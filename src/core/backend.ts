@@ -104,8 +104,8 @@ export interface StreamConnection {
    * `data` once this returns: then the connection copies what it keeps.
    */
   write(data: Buffer, borrowed?: boolean): void;
-  /** Queue several buffers as one system call where the backend can (`borrowed`: as `write()`). */
-  writev(chunks: readonly Buffer[], borrowed?: boolean): void;
+  /** Queue several buffers as one system call where the backend can; they are referenced. */
+  writev(chunks: readonly Buffer[]): void;
   /** Half-close after the buffered bytes are flushed. */
   end(): void;
   /** Stop reading, flush what is buffered, then close. `onClose(null)` follows. */
@@ -157,8 +157,9 @@ export interface DirectStream {
   /** Poll for readability and/or writability (both false: poll nothing). */
   setInterest(read: boolean, write: boolean): void;
   /**
-   * One `recv()`: up to `max` bytes (at most {@link DIRECT_READ_MAX}), an empty Buffer at EOF or once closed,
-   * `null` when none wait. @throws a system error (`ECONNRESET` …), which also closes the connection.
+   * One `recv()`: up to `max` bytes (at most {@link DIRECT_READ_MAX}), an empty Buffer at EOF or
+   * once closed, `null` when none wait. @throws a system error (`ECONNRESET` …), which also
+   * closes the connection.
    */
   recv(max: number): Buffer | null;
   /**

@@ -111,9 +111,9 @@ export class NetStreamConnection implements StreamConnection {
     this.#checkPause();
   }
 
-  writev(chunks: readonly Buffer[], borrowed = false): void {
-    if (chunks.length === 1 || borrowed) {
-      this.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), chunks.length === 1 && borrowed);
+  writev(chunks: readonly Buffer[]): void {
+    if (chunks.length === 1) {
+      this.write(chunks[0]!);
       return;
     }
     if (this.#closed || !this.#writable) throw socketClosed("the connection");

@@ -406,8 +406,8 @@ class LimitedConnection implements StreamConnection {
     this.#written += data.length;
     this.#limits.bytesOut += data.length;
   }
-  writev(chunks: readonly Buffer[], borrowed?: boolean): void {
-    this.inner.writev(chunks, borrowed);
+  writev(chunks: readonly Buffer[]): void {
+    this.inner.writev(chunks);
     let n = 0;
     for (const chunk of chunks) n += chunk.length;
     this.#written += n;

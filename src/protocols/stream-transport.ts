@@ -26,8 +26,6 @@ const EOF_WRITTEN = 2;
 const LOST = 4;
 /** The protocol is a `BufferedProtocol`: reads land in its memory; writes copy what waits. */
 const BUFFERED = 8;
-/** `begin()` ran: the connection reports to this transport. */
-const BEGUN = 16;
 
 /**
  * The core's events for one transport, as methods on a shared prototype: an idle connection
@@ -59,7 +57,10 @@ interface BufferedEvents extends BufferedStreamEvents {
 export class StreamTransport implements Transport {
   #conn: StreamConnection;
   #protocol: StreamProtocol;
-  /** The events object the connection reports to (replaced when the protocol's kind changes). */
+  /**
+   * The events object the connection reports to, from `begin()` on (replaced when the
+   * protocol's kind changes).
+   */
   #events: StreamEvents | undefined;
   #onLost: ((transport: StreamTransport) => void) | undefined;
   /** `CLOSING`, `EOF_WRITTEN`, `LOST`. */
@@ -179,7 +180,6 @@ export class StreamTransport implements Transport {
    * `connectionMade` threw (the connection is then being aborted), or `null`.
    */
   begin(): Error | null {
-    this.#state |= BEGUN;
     this.#listen();
     try {
       this.#protocol.connectionMade?.(this);
@@ -205,7 +205,12 @@ export class StreamTransport implements Transport {
       const buf = toBuffer(item);
       if (buf.length > 0) chunks.push(buf);
     }
-    if (chunks.length > 0) this.#conn.writev(chunks, (this.#state & BUFFERED) !== 0);
+    if (chunks.length === 0) return;
+    const buffered = (this.#state & BUFFERED) !== 0;
+    if (chunks.length === 1) this.#conn.write(chunks[0]!, buffered);
+    // A buffered protocol may reuse its memory at once: its chunks go as one copy of their own.
+    else if (buffered) this.#conn.write(Buffer.concat(chunks));
+    else this.#conn.writev(chunks);
   }
 
   writeEof(): void {
@@ -282,7 +287,7 @@ export class StreamTransport implements Transport {
     const buffered = isBufferedProtocol(protocol) ? BUFFERED : 0;
     if ((this.#state & BUFFERED) === buffered) return;
     this.#state = (this.#state & ~BUFFERED) | buffered;
-    if ((this.#state & (BEGUN | LOST)) === BEGUN) this.#listen();
+    if (this.#events !== undefined && (this.#state & LOST) === 0) this.#listen();
   }
 
   /** Take the connection's events, in the kind the protocol needs. */
