@@ -1,6 +1,7 @@
 /**
  * The echo benchmark: raw `node:net` and each API's echo server under the same ping-pong load,
- * in the same invocation, runs alternating (raw, api, …, raw, api, …), server pinned to CPU 0
+ * in the same invocation, runs alternating (raw, api, …, raw, api, …; every size and idle
+ * configuration within each round of runs), server pinned to CPU 0
  * and this load generator to CPU 1. Prints a markdown table of medians with ratios against raw,
  * and the load generator's own CPU use, under a header that names the client it ran on.
  *
@@ -282,7 +283,8 @@ function header(plan: Plan, pinned: boolean): string {
       plan.client === "native" ? "the native backend's connections" : "node:net sockets"
     }); "Load CPU %" is its own CPU use over the window, % of one core.`,
     `Each cell is the median of ${plan.runs} run(s) of ${plan.durationMs} ms; runs alternate ` +
-      `${plan.servers.map((s) => s.label).join(", ")}, each against a fresh server.`,
+      `${plan.servers.map((s) => s.label).join(", ")}, each against a fresh server, and every ` +
+      `configuration (size, idle connections) runs once per round.`,
     plan.lines
       ? "Messages are lines (size − 1 random bytes without `\\n`, then `\\n`); the chat server frames on `\\n`."
       : "Messages are random bytes of any value; the chat server echoes them unframed.",
@@ -309,8 +311,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const records: RunRecord[] = [];
   const total = plan.configs.length * plan.runs * plan.servers.length;
   try {
-    for (const config of plan.configs) {
-      for (let run = 1; run <= plan.runs; run++) {
+    // Run-major, so that a slow spell of the machine hits every server and configuration alike.
+    for (let run = 1; run <= plan.runs; run++) {
+      for (const config of plan.configs) {
         for (const server of plan.servers) {
           const r = await measureOne(plan, server, config, run, pinned, controller.signal);
           records.push(r);
