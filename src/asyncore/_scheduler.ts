@@ -15,8 +15,10 @@
  * - `watched`: dispatchers whose readiness can change without any of that happening — those
  *   with their own `readable()`/`writable()` (a handler may change another dispatcher's
  *   buffer), and those whose last handlers made no progress (a default `handleWrite` that sends
- *   nothing would otherwise spin). They are re-checked by a sweep at most every
- *   {@link SWEEP_INTERVAL_MS}.
+ *   nothing would otherwise spin). They are re-checked by a sweep every
+ *   {@link SWEEP_INTERVAL_MS}, or less often when there are so many that a sweep takes long:
+ *   the wait after a sweep is at least {@link SWEEP_COST_RATIO} times the sweep, so sweeping
+ *   10,000 idle dispatchers takes a bounded share of a busy server's time.
  *
  * @module
  */
@@ -29,8 +31,18 @@ import { kChannel } from "./_symbols.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { SocketMap } from "./socket-map.js";
 
-/** Changes made outside a dispatcher's own handlers are seen within this many milliseconds. */
+/**
+ * Changes made outside a dispatcher's own handlers are seen within this many milliseconds, or
+ * {@link SWEEP_COST_RATIO} times a sweep's own duration if that is longer.
+ */
 export const SWEEP_INTERVAL_MS = 8;
+
+/**
+ * The wait after a sweep is at least this many times as long as the sweep took, so sweeps take
+ * at most about 1/40 (2.5 %) of the time however many dispatchers they look at. Until a sweep
+ * takes 0.2 ms (thousands of watched dispatchers) this is {@link SWEEP_INTERVAL_MS}.
+ */
+export const SWEEP_COST_RATIO = 40;
 
 /** Iterations run back to back before the loop lets Node's own I/O in. */
 const ITERATIONS_BEFORE_YIELD = 64;
@@ -79,13 +91,15 @@ export class Scheduler {
   collections = 0;
   sweeps = 0;
   /**
-   * A sweep is due: set by `#sweepTimer`, {@link SWEEP_INTERVAL_MS} after the last sweep. A flag
-   * rather than a clock read, which a busy server with watched dispatchers would pay twice per
-   * event.
+   * A sweep is due: set by `#sweepTimer`, {@link SWEEP_INTERVAL_MS} (or longer, see
+   * {@link SWEEP_COST_RATIO}) after the last sweep. A flag rather than a clock read, which a busy
+   * server with watched dispatchers would pay twice per event.
    */
   #sweepDue = true;
   /** Armed by each sweep (never otherwise: an idle process is not woken for nothing). */
   #sweepTimer: NodeJS.Timeout | undefined;
+  /** What `#sweepTimer` is set for, ms. */
+  #sweepInterval = SWEEP_INTERVAL_MS;
   /** Active runs; iterations serve the newest (a loop() nested in a handler runs first). */
   readonly #runs: Run[] = [];
   /** A run is waiting for an event, a sweep or its deadline. */
@@ -305,14 +319,12 @@ export class Scheduler {
       if (this.#sweepDue && this.watched.size > 0) {
         this.#sweepDue = false;
         this.sweeps++;
-        // Unreferenced: a waiting loop's own timer keeps the process alive.
-        if (this.#sweepTimer === undefined) {
-          this.#sweepTimer = setTimeout(this.#onSweepDue, SWEEP_INTERVAL_MS);
-          this.#sweepTimer.unref();
-        } else {
-          this.#sweepTimer.refresh();
+        const start = performance.now();
+        try {
+          for (const d of this.watched) n = this.#examine(d, stamp, next, n);
+        } finally {
+          this.#armSweep(performance.now() - start);
         }
-        for (const d of this.watched) n = this.#examine(d, stamp, next, n);
       }
       for (; i < pending.length; i++) {
         const d = pending[i]!;
@@ -329,6 +341,20 @@ export class Scheduler {
     }
     this.#readyCount = n;
     return n;
+  }
+
+  /** Set the sweep timer after a sweep that took `took` ms. */
+  #armSweep(took: number): void {
+    const interval = Math.max(SWEEP_INTERVAL_MS, Math.ceil(took * SWEEP_COST_RATIO));
+    if (this.#sweepTimer !== undefined && interval === this.#sweepInterval) {
+      this.#sweepTimer.refresh();
+      return;
+    }
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepInterval = interval;
+    // Unreferenced: a waiting loop's own timer keeps the process alive.
+    this.#sweepTimer = setTimeout(this.#onSweepDue, interval);
+    this.#sweepTimer.unref();
   }
 
   /**
