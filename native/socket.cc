@@ -39,6 +39,11 @@
 // an idle, unreachable one is collected; its finalizer closes the descriptor. A batch holds a
 // local handle to each of its sockets before it calls JS, so none is freed while it runs.
 //
+// Hot calls (write, writev, sendto, setInterest, recv, recvInto, unread) are functions of the
+// addon that take the handle's `id`, its slot in a table of the addon, as first argument: finding
+// a wrapped object's pointer from `this` costs more than the rest of such a call. The JS side
+// puts them on the handles' prototype, so callers still write `h.write(data)`.
+//
 // Every method returns a negative errno instead of throwing for system errors; the JS side
 // turns it into an Error with a code. Only argument misuse throws.
 
@@ -60,6 +65,8 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <vector>
 
 namespace {
 
@@ -94,6 +101,8 @@ struct Addon {
   char* readAt = nullptr;        // the read area: where the next read puts its bytes
   size_t readSize = 0;           // and how many it may put there
   int64_t open = 0;
+  std::vector<struct Sock*> slots;  // every handle by its `id`; nullptr where free
+  std::vector<uint32_t> freeSlots;
 };
 
 struct Sock {
@@ -109,6 +118,7 @@ struct Sock {
   bool listening;
   bool notify;  // notify mode: report readability, do not read
   char* path;  // bound Unix-domain path, unlinked at close
+  uint32_t slot;  // its index in addon->slots, the handle's `id`
 };
 
 #define CHECK(call)                                             \
@@ -246,6 +256,8 @@ void FinalizeSock(napi_env env, void* data, void* hint) {
     napi_delete_reference(env, s->self);
     s->self = nullptr;
   }
+  s->addon->slots[s->slot] = nullptr;
+  s->addon->freeSlots.push_back(s->slot);
   free(s);
 }
 
@@ -459,6 +471,29 @@ Sock* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* ar
   return static_cast<Sock*>(data);
 }
 
+// The socket of a hot function (reads, writes, interest), whose first argument is the handle's
+// `id` rather than `this` is the handle: finding a wrapped object's pointer (napi_unwrap) costs
+// more than the rest of such a call. The other arguments go to argv, their count to *argc (at
+// most kMaxArgs). An id stays its handle's while the handle lives: the slot is freed by the
+// handle's finalizer.
+const size_t kMaxArgs = 3;
+Sock* FromId(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  napi_value all[kMaxArgs + 1];
+  size_t capacity = *argc + 1;
+  size_t n = capacity;
+  Addon* addon = nullptr;
+  if (napi_get_cb_info(env, info, &n, all, nullptr, reinterpret_cast<void**>(&addon)) != napi_ok) return nullptr;
+  uint32_t slot = 0;
+  if (n < 1 || napi_get_value_uint32(env, all[0], &slot) != napi_ok || slot >= addon->slots.size() ||
+      addon->slots[slot] == nullptr) {
+    napi_throw_type_error(env, "ERR_INVALID_THIS", "not a native socket handle");
+    return nullptr;
+  }
+  *argc = n - 1;
+  for (size_t i = 1; i < capacity && i < n; i++) argv[i - 1] = all[i];
+  return addon->slots[slot];
+}
+
 bool GetInt(napi_env env, napi_value v, int32_t* out) {
   if (napi_get_value_int32(env, v, out) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a number");
@@ -542,11 +577,22 @@ napi_value HandleNew(napi_env env, napi_callback_info info) {
   s->fd = fd;
   s->family = family;
   s->type = type;
-  napi_status st = napi_wrap(env, thisv, s, FinalizeSock, nullptr, &s->self);
+  if (addon->freeSlots.empty()) {
+    s->slot = static_cast<uint32_t>(addon->slots.size());
+    addon->slots.push_back(nullptr);
+  } else {
+    s->slot = addon->freeSlots.back();
+    addon->freeSlots.pop_back();
+  }
+  napi_property_descriptor id = {"id", nullptr, nullptr, nullptr, nullptr, Int(env, s->slot), napi_enumerable, nullptr};
+  napi_status st = napi_define_properties(env, thisv, 1, &id);
+  if (st == napi_ok) st = napi_wrap(env, thisv, s, FinalizeSock, nullptr, &s->self);
   if (st != napi_ok) {
+    addon->freeSlots.push_back(s->slot);
     free(s);
     return ThrowStatus(env, st);
   }
+  addon->slots[s->slot] = s;
   addon->open++;
   return thisv;
 }
@@ -659,7 +705,7 @@ napi_value Sent(napi_env env, ssize_t n) {
 napi_value MWrite(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  Sock* s = Unwrap(env, info, &argc, argv);
+  Sock* s = FromId(env, info, &argc, argv);
   if (s == nullptr) return nullptr;
   if (s->fd < 0) return Int(env, -EBADF);
   void* data = nullptr;
@@ -682,7 +728,7 @@ napi_value MWrite(napi_env env, napi_callback_info info) {
 napi_value MWritev(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  Sock* s = Unwrap(env, info, &argc, argv);
+  Sock* s = FromId(env, info, &argc, argv);
   if (s == nullptr) return nullptr;
   if (s->fd < 0) return Int(env, -EBADF);
   uint32_t count = 0;
@@ -728,7 +774,7 @@ napi_value MWritev(napi_env env, napi_callback_info info) {
 napi_value MSendTo(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  Sock* s = Unwrap(env, info, &argc, argv);
+  Sock* s = FromId(env, info, &argc, argv);
   if (s == nullptr) return nullptr;
   if (s->fd < 0) return Int(env, -EBADF);
   void* data = nullptr;
@@ -763,7 +809,7 @@ napi_value MShutdown(napi_env env, napi_callback_info info) {
 napi_value MSetInterest(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  Sock* s = Unwrap(env, info, &argc, argv);
+  Sock* s = FromId(env, info, &argc, argv);
   if (s == nullptr) return nullptr;
   int32_t mask = 0;
   if (argc < 1 || !GetInt(env, argv[0], &mask)) return nullptr;
@@ -791,7 +837,7 @@ napi_value NotifiedRecv(napi_env env, Sock* s, void* into, size_t size) {
 napi_value MRecv(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  Sock* s = Unwrap(env, info, &argc, argv);
+  Sock* s = FromId(env, info, &argc, argv);
   if (s == nullptr) return nullptr;
   int32_t max = 0;
   if (argc < 1 || !GetInt(env, argv[0], &max)) return nullptr;
@@ -809,7 +855,7 @@ napi_value MRecv(napi_env env, napi_callback_info info) {
 napi_value MRecvInto(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  Sock* s = Unwrap(env, info, &argc, argv);
+  Sock* s = FromId(env, info, &argc, argv);
   if (s == nullptr) return nullptr;
   void* data = nullptr;
   size_t length = 0;
@@ -824,7 +870,7 @@ napi_value MRecvInto(napi_env env, napi_callback_info info) {
 // unread() -> bytes the kernel holds for reading now (FIONREAD) | -errno
 napi_value MUnread(napi_env env, napi_callback_info info) {
   size_t argc = 0;
-  Sock* s = Unwrap(env, info, &argc, nullptr);
+  Sock* s = FromId(env, info, &argc, nullptr);
   if (s == nullptr) return nullptr;
   if (s->fd < 0) return Int(env, -EBADF);
   int count = 0;
@@ -1029,14 +1075,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"listen", nullptr, MListen, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"connect", nullptr, MConnect, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"accept", nullptr, MAccept, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"write", nullptr, MWrite, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"writev", nullptr, MWritev, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sendto", nullptr, MSendTo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"shutdown", nullptr, MShutdown, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setInterest", nullptr, MSetInterest, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"recv", nullptr, MRecv, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"recvInto", nullptr, MRecvInto, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"unread", nullptr, MUnread, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, MClose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"detach", nullptr, MDetach, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"soError", nullptr, MSoError, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -1060,6 +1099,15 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
   CHECK(napi_create_function(env, "openCount", NAPI_AUTO_LENGTH, OpenCount, addon, &fn));
   CHECK(napi_set_named_property(env, exports, "openCount", fn));
   CHECK(napi_set_named_property(env, exports, "Handle", ctor));
+  const struct {
+    const char* name;
+    napi_callback cb;
+  } hot[] = {{"write", MWrite},       {"writev", MWritev}, {"sendto", MSendTo}, {"setInterest", MSetInterest},
+             {"recv", MRecv},         {"recvInto", MRecvInto}, {"unread", MUnread}};
+  for (const auto& h : hot) {
+    CHECK(napi_create_function(env, h.name, NAPI_AUTO_LENGTH, h.cb, addon, &fn));
+    CHECK(napi_set_named_property(env, exports, h.name, fn));
+  }
 
   SetInt(env, exports, "AF_INET", AF_INET);
   SetInt(env, exports, "AF_INET6", AF_INET6);
