@@ -72,6 +72,16 @@ describe("native addon: safety", { skip: skipUnlessBuilt }, () => {
     assert.throws(() => other.write("text" as unknown as Buffer), TypeError);
     assert.throws(() => other.writev("text" as unknown as Buffer[], 0), TypeError);
     assert.throws(() => other.setInterest("1" as unknown as number), TypeError);
+    // Reads and writes name the socket by the handle's id, which cannot be changed or made up.
+    assert.equal(typeof other.id, "number");
+    assert.notEqual(other.id, h.id, "two live handles, two ids");
+    assert.throws(() => {
+      (other as { id: number }).id = h.id;
+    }, TypeError);
+    const exported = a as unknown as { write(id: number, data: Buffer, offset: number): number };
+    assert.throws(() => exported.write(2 ** 31, Buffer.alloc(1), 0), TypeError);
+    assert.throws(() => exported.write(-1, Buffer.alloc(1), 0), TypeError);
+    assert.equal(exported.write(h.id, Buffer.alloc(1), 0), -9, "the closed handle's own id: EBADF");
     assert.equal(other.bind("/tmp/x", 0), -22, "a path on an IP socket");
     assert.equal(other.listen(8), 0);
     assert.equal(other.accept(), -a.EAGAIN);
