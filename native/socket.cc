@@ -471,11 +471,11 @@ Sock* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* ar
   return static_cast<Sock*>(data);
 }
 
-// The socket of a hot function (reads, writes, interest), whose first argument is the handle's
-// `id` rather than `this` is the handle: finding a wrapped object's pointer (napi_unwrap) costs
-// more than the rest of such a call. The other arguments go to argv, their count to *argc (at
-// most kMaxArgs). An id stays its handle's while the handle lives: the slot is freed by the
-// handle's finalizer.
+// The socket named by a hot function's first argument, the handle's `id` (the hot functions do
+// not take the handle as `this`: finding a wrapped object's pointer with napi_unwrap costs more
+// than the rest of such a call). The other arguments go to argv, their count to *argc (at most
+// kMaxArgs). An id stays its handle's while the handle lives: only the handle's finalizer frees
+// the slot.
 const size_t kMaxArgs = 3;
 Sock* FromId(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
   napi_value all[kMaxArgs + 1];

@@ -100,6 +100,8 @@ export class Scheduler {
   #sweepTimer: NodeJS.Timeout | undefined;
   /** What `#sweepTimer` is set for, ms. */
   #sweepInterval = SWEEP_INTERVAL_MS;
+  /** How long the last sweep took, ms. */
+  #lastSweepMs = 0;
   /** Active runs; iterations serve the newest (a loop() nested in a handler runs first). */
   readonly #runs: Run[] = [];
   /** A run is waiting for an event, a sweep or its deadline. */
@@ -343,9 +345,14 @@ export class Scheduler {
     return n;
   }
 
-  /** Set the sweep timer after a sweep that took `took` ms. */
+  /**
+   * Set the sweep timer after a sweep that took `took` ms. The shorter of the last two sweeps
+   * counts, so that one sweep a garbage collection paused does not put off the next one.
+   */
   #armSweep(took: number): void {
-    const interval = Math.max(SWEEP_INTERVAL_MS, Math.ceil(took * SWEEP_COST_RATIO));
+    const cost = Math.min(took, this.#lastSweepMs);
+    this.#lastSweepMs = took;
+    const interval = Math.max(SWEEP_INTERVAL_MS, Math.ceil(cost * SWEEP_COST_RATIO));
     if (this.#sweepTimer !== undefined && interval === this.#sweepInterval) {
       this.#sweepTimer.refresh();
       return;
