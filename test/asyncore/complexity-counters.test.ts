@@ -230,3 +230,44 @@ test("a sweep that takes long is followed by a wait SWEEP_COST_RATIO times as lo
     closeAll(ctx.map);
   }
 });
+
+test("one sweep that a pause made long does not put off the next ones", async () => {
+  /** Its own writable(), so it is swept; the third call takes 20 ms, as a collection might. */
+  class OnceSlow extends Dispatcher {
+    calls = 0;
+    override writable(): boolean {
+      if (++this.calls === 3) {
+        const until = performance.now() + 20;
+        while (performance.now() < until);
+      }
+      return false;
+    }
+  }
+  const acceptMap: SocketMap = new Map();
+  const acceptor = new Acceptor(undefined, acceptMap);
+  let handler: OnceSlow | undefined;
+  acceptor.onSocket = (sock) => void (handler = new OnceSlow(sock, ctx.map));
+  acceptor.createSocket();
+  void acceptor.bind(["127.0.0.1", 0]);
+  const [host, port] = (await acceptor.listen(8)) as [string, number];
+  const client = net.connect({ port, host });
+  try {
+    for (let i = 0; i < 1000 && handler === undefined; i++)
+      await loop({ map: acceptMap, timeout: 5, count: 1 });
+    assert.ok(handler !== undefined, "the connection was accepted");
+    const scheduler = schedulerFor(ctx.map);
+    const before = scheduler.sweeps;
+    const start = performance.now();
+    // Nothing is ready: the iteration ends at its timeout, and the sweeps wake the loop.
+    await loop({ map: ctx.map, timeout: 300, count: 1 });
+    const sweeps = scheduler.sweeps - before;
+    const what = `${sweeps} sweeps in ${(performance.now() - start).toFixed(0)} ms, writable() called ${handler.calls} times`;
+    assert.ok(handler.calls > 3, `the slow call happened (${what})`);
+    // Were the 20 ms sweep alone to count, the next would be 800 ms off.
+    assert.ok(sweeps >= 5, what);
+  } finally {
+    client.destroy();
+    closeAll(acceptMap);
+    closeAll(ctx.map);
+  }
+});
