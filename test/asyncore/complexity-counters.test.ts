@@ -177,16 +177,19 @@ test("dispatchers with their own writable(): the active ones, plus m per sweep, 
 
 test("a sweep that takes long is followed by a wait SWEEP_COST_RATIO times as long, and still sees changes", async () => {
   const SPIN_MS = 2;
-  /** readable() takes SPIN_MS, so each sweep does; it turns true only through a timer. */
+  /**
+   * writable() takes SPIN_MS, so each sweep does (on node:net readable() is asked only once
+   * bytes wait); readable() turns true only through a timer.
+   */
   class SlowPredicates extends Dispatcher {
     wantRead = false;
     readAt = Number.NaN;
     override readable(): boolean {
-      const until = performance.now() + SPIN_MS;
-      while (performance.now() < until);
       return this.wantRead;
     }
     override writable(): boolean {
+      const until = performance.now() + SPIN_MS;
+      while (performance.now() < until);
       return false;
     }
     override handleRead(): void {
