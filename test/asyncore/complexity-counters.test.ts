@@ -175,6 +175,37 @@ test("dispatchers with their own writable(): the active ones, plus m per sweep, 
   );
 });
 
+/** Busy for `ms` milliseconds, as a slow predicate or a collection pause would be. */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+/** One connection accepted into `ctx.map` as a `Handler`, and its client end. */
+async function acceptOne<T extends Dispatcher>(
+  Handler: new (s: DispatcherSocket, map: SocketMap) => T,
+): Promise<{ handler: T; client: net.Socket }> {
+  const acceptMap: SocketMap = new Map();
+  const acceptor = new Acceptor(undefined, acceptMap);
+  let handler: T | undefined;
+  acceptor.onSocket = (sock) => void (handler = new Handler(sock, ctx.map));
+  acceptor.createSocket();
+  void acceptor.bind(["127.0.0.1", 0]);
+  const [host, port] = (await acceptor.listen(8)) as [string, number];
+  const client = net.connect({ port, host });
+  try {
+    for (let i = 0; i < 1000 && handler === undefined; i++)
+      await loop({ map: acceptMap, timeout: 5, count: 1 });
+  } finally {
+    closeAll(acceptMap);
+  }
+  if (handler === undefined) {
+    client.destroy();
+    assert.fail("the connection was not accepted");
+  }
+  return { handler, client };
+}
+
 test("a sweep that takes long is followed by a wait SWEEP_COST_RATIO times as long, and still sees changes", async () => {
   const SPIN_MS = 2;
   /**
@@ -188,8 +219,7 @@ test("a sweep that takes long is followed by a wait SWEEP_COST_RATIO times as lo
       return this.wantRead;
     }
     override writable(): boolean {
-      const until = performance.now() + SPIN_MS;
-      while (performance.now() < until);
+      spin(SPIN_MS);
       return false;
     }
     override handleRead(): void {
@@ -197,23 +227,13 @@ test("a sweep that takes long is followed by a wait SWEEP_COST_RATIO times as lo
       this.readAt = performance.now();
     }
   }
-  const acceptMap: SocketMap = new Map();
-  const acceptor = new Acceptor(undefined, acceptMap);
-  let handler: SlowPredicates | undefined;
-  acceptor.onSocket = (sock) => void (handler = new SlowPredicates(sock, ctx.map));
-  acceptor.createSocket();
-  void acceptor.bind(["127.0.0.1", 0]);
-  const [host, port] = (await acceptor.listen(8)) as [string, number];
-  const client = net.connect({ port, host });
+  const { handler, client } = await acceptOne(SlowPredicates);
   try {
-    for (let i = 0; i < 1000 && handler === undefined; i++)
-      await loop({ map: acceptMap, timeout: 5, count: 1 });
-    assert.ok(handler !== undefined, "the connection was accepted");
     client.write("x");
     const scheduler = schedulerFor(ctx.map);
     const before = scheduler.sweeps;
     const start = performance.now();
-    const flip = setTimeout(() => void (handler!.wantRead = true), 300);
+    const flip = setTimeout(() => void (handler.wantRead = true), 300);
     try {
       for (let i = 0; i < 100 && Number.isNaN(handler.readAt); i++)
         await loop({ map: ctx.map, timeout: 50, count: 1 });
@@ -229,7 +249,6 @@ test("a sweep that takes long is followed by a wait SWEEP_COST_RATIO times as lo
     assert.ok(sweeps <= Math.ceil(elapsed / (SPIN_MS * SWEEP_COST_RATIO)) + 2, what);
   } finally {
     client.destroy();
-    closeAll(acceptMap);
     closeAll(ctx.map);
   }
 });
@@ -239,25 +258,12 @@ test("one sweep that a pause made long does not put off the next ones", async ()
   class OnceSlow extends Dispatcher {
     calls = 0;
     override writable(): boolean {
-      if (++this.calls === 3) {
-        const until = performance.now() + 20;
-        while (performance.now() < until);
-      }
+      if (++this.calls === 3) spin(20);
       return false;
     }
   }
-  const acceptMap: SocketMap = new Map();
-  const acceptor = new Acceptor(undefined, acceptMap);
-  let handler: OnceSlow | undefined;
-  acceptor.onSocket = (sock) => void (handler = new OnceSlow(sock, ctx.map));
-  acceptor.createSocket();
-  void acceptor.bind(["127.0.0.1", 0]);
-  const [host, port] = (await acceptor.listen(8)) as [string, number];
-  const client = net.connect({ port, host });
+  const { handler, client } = await acceptOne(OnceSlow);
   try {
-    for (let i = 0; i < 1000 && handler === undefined; i++)
-      await loop({ map: acceptMap, timeout: 5, count: 1 });
-    assert.ok(handler !== undefined, "the connection was accepted");
     const scheduler = schedulerFor(ctx.map);
     const before = scheduler.sweeps;
     const start = performance.now();
@@ -270,7 +276,6 @@ test("one sweep that a pause made long does not put off the next ones", async ()
     assert.ok(sweeps >= 5, what);
   } finally {
     client.destroy();
-    closeAll(acceptMap);
     closeAll(ctx.map);
   }
 });
