@@ -82,6 +82,8 @@ export interface NativeAddon {
    */
   setReadBuffer(buffer: Buffer, offset?: number): void;
   open(domain: number, type: number): NativeHandle | number;
+  /** The handles' class. */
+  readonly Handle: { readonly prototype: NativeHandle };
   /** Descriptors the addon holds open now (for leak checks). */
   openCount(): number;
   readonly AF_INET: number;
@@ -139,7 +141,7 @@ export function loadAddon(): NativeAddon | undefined {
   }
   try {
     const addon = createRequire(import.meta.url)(file) as NativeAddon;
-    addHotMethods(addon as NativeAddon & HotFunctions & { Handle: { prototype: NativeHandle } });
+    addHotMethods(addon as NativeAddon & HotFunctions);
     readBuffer = Buffer.allocUnsafeSlow(Math.max(READ_BUFFER_SIZE, addon.MIN_READ_SIZE));
     EV_DATA = addon.EV_DATA;
     addon.init(dispatch, readBuffer);
@@ -151,7 +153,7 @@ export function loadAddon(): NativeAddon | undefined {
 }
 
 /** Make the addon's {@link HotFunctions} methods of every handle. */
-function addHotMethods(addon: HotFunctions & { Handle: { prototype: NativeHandle } }): void {
+function addHotMethods(addon: NativeAddon & HotFunctions): void {
   const { write, writev, sendto, setInterest, recv, recvInto, unread } = addon;
   const methods: Pick<NativeHandle, keyof HotFunctions> & ThisType<NativeHandle> = {
     write(data, offset) {
